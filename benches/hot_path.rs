@@ -1,0 +1,148 @@
+//! Criterion benches of the library's internals: the hot-path call per message kind, argument
+//! encoding, a consumer drain batch, and the decoder's records per second.
+//!
+//! `cargo bench --bench hot_path`. Per-call latency *distributions* (p50/p99/p99.9) against a
+//! bare rtrb push are in `benches/latency.rs`; criterion reports mean-based estimates.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tapelog::ArgList;
+
+/// Runs `iters` calls in bursts that the 1 MiB ring always absorbs, timing only the calls.
+fn bursts(iters: u64, mut f: impl FnMut(u64)) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = (iters - done).min(2000);
+        let t0 = Instant::now();
+        for i in done..done + n {
+            f(i);
+        }
+        total += t0.elapsed();
+        done += n;
+        tapelog::flush();
+    }
+    total
+}
+
+fn hot_path(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("tapelog-bench-hot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let guard = tapelog::Builder::new()
+        .dir(&dir)
+        .segment_size(1 << 30)
+        .overflow(tapelog::Overflow::Block)
+        .max_files(2)
+        .start()
+        .expect("start");
+    let mut g = c.benchmark_group("hot_path");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("a: three numbers (u32, u64, f64)", |b| {
+        b.iter_custom(|n| {
+            bursts(n, |i| {
+                tapelog::info!(
+                    "Logging int: {}, int: {}, double: {}",
+                    black_box(i as u32),
+                    black_box(i),
+                    black_box(i as f64)
+                )
+            })
+        })
+    });
+    g.bench_function("b: static string", |b| {
+        b.iter_custom(|n| bursts(n, |_| tapelog::info!("Logging a static string with no arguments")))
+    });
+    let s = "a twenty byte string";
+    g.bench_function("c: 20-byte &str argument", |b| {
+        b.iter_custom(|n| bursts(n, |_| tapelog::info!("Logging a str: {}", black_box(s))))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("consumer");
+    for n in [1_000u64, 10_000] {
+        g.throughput(Throughput::Elements(n));
+        g.bench_with_input(BenchmarkId::new("drain batch of kind (a)", n), &n, |b, &n| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    tapelog::__private::pause_consumer(true);
+                    for i in 0..n {
+                        tapelog::info!("Logging int: {}, int: {}, double: {}", i as u32, i, i as f64);
+                    }
+                    let t0 = Instant::now();
+                    tapelog::__private::pause_consumer(false);
+                    tapelog::flush();
+                    total += t0.elapsed();
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn encoding(c: &mut Criterion) {
+    let mut g = c.benchmark_group("encode");
+    let mut buf = vec![0u8; 256];
+    g.bench_function("args (u32, u64, f64)", |b| {
+        b.iter(|| {
+            let args = (&black_box(7u32), &black_box(8u64), &black_box(1.5f64));
+            // SAFETY: 256 bytes is more than the 20 these arguments encode to.
+            unsafe { args.encode(buf.as_mut_ptr()) };
+            black_box(&buf);
+        })
+    });
+    g.bench_function("args (&str, Option<u64>)", |b| {
+        b.iter(|| {
+            let args = (&black_box("a twenty byte string"), &black_box(Some(8u64)));
+            assert!(args.encoded_len() <= buf.len());
+            // SAFETY: checked just above.
+            unsafe { args.encode(buf.as_mut_ptr()) };
+            black_box(&buf);
+        })
+    });
+    g.finish();
+}
+
+fn decoder(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("tapelog-bench-dec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let n = 1_000_000u64;
+    let guard = tapelog::Builder::new()
+        .dir(&dir)
+        .segment_size(256 << 20)
+        .overflow(tapelog::Overflow::Block)
+        .start()
+        .expect("start");
+    for i in 0..n {
+        tapelog::info!("Logging int: {}, int: {}, double: {}", i as u32, i, i as f64 * 0.5);
+    }
+    drop(guard);
+    let mut g = c.benchmark_group("decoder");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("cat kind (a) to a sink", |b| {
+        b.iter(|| {
+            let mut sink = std::io::sink();
+            let o =
+                tapelog_decoder::cat(std::slice::from_ref(&dir), &Default::default(), &mut sink, &mut std::io::sink())
+                    .unwrap();
+            assert_eq!(o.records, n);
+        })
+    });
+    g.bench_function("stats kind (a)", |b| {
+        b.iter(|| {
+            let (s, _) = tapelog_decoder::summary::summarize(std::slice::from_ref(&dir), &mut std::io::sink()).unwrap();
+            assert_eq!(s.records, n);
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, hot_path, encoding, decoder);
+criterion_main!(benches);

@@ -1,0 +1,624 @@
+//! Merging every thread of every segment into one stream in timestamp order.
+//!
+//! Within a thread, records are already in tick order (each is stamped when it enters the
+//! thread's ring). So the merger keeps one cursor per thread of each run and a heap of their
+//! next timestamps. A cursor walks its thread's batches segment by segment, using a small
+//! per-segment index (batch offsets, anchors, dictionary entries) built on first need and
+//! freed when no cursor needs it, so memory stays flat however large the input is.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::path::PathBuf;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use tapelog::text::Template;
+use tapelog::wire::reader::{decode_entry, Entry, EntryReader, ReadError};
+use tapelog::wire::record::{args_len, record_head, Anchor, CallsiteEntry, Drops, ThreadEnd};
+use tapelog::wire::{entry, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
+use tapelog::Level;
+
+use crate::discover::Run;
+
+/// A call site as the decoder knows it.
+#[derive(Debug)]
+pub struct SiteInfo {
+    /// Its id within the run.
+    pub id: u32,
+    /// Its level (`None` for a level code this decoder does not know).
+    pub level: Option<Level>,
+    /// Raw level code.
+    pub level_code: u8,
+    /// Source line.
+    pub line: u32,
+    /// Argument kinds.
+    pub kinds: Vec<u8>,
+    /// The format string.
+    pub format: String,
+    /// Module path.
+    pub module: String,
+    /// Source file.
+    pub file: String,
+    /// The parsed format string, or why it could not be parsed.
+    pub template: Result<Template, String>,
+}
+
+/// A producer thread as the decoder knows it.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadInfo {
+    /// tapelog's thread id.
+    pub id: u32,
+    /// OS thread id.
+    pub os_tid: u64,
+    /// Thread name (may be empty).
+    pub name: String,
+}
+
+impl ThreadInfo {
+    /// The name, or `thread-<id>` for unnamed threads.
+    pub fn label(&self) -> std::borrow::Cow<'_, str> {
+        if self.name.is_empty() {
+            format!("thread-{}", self.id).into()
+        } else {
+            self.name.as_str().into()
+        }
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Expected after a crash or while a writer is live (torn tail, unfinished segment).
+    Warning,
+    /// Damage: data that should be there is not readable.
+    Error,
+}
+
+/// A problem found while reading, with the file and byte offset.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// Warning or error.
+    pub severity: Severity,
+    /// The file.
+    pub path: PathBuf,
+    /// Byte offset, where known.
+    pub offset: Option<u64>,
+    /// What happened.
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(f, "{sev}: {}", self.path.display())?;
+        if let Some(o) = self.offset {
+            write!(f, " at byte {o}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// One item of the merged stream.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A log record.
+    Record(RecordRef<'a>),
+    /// Records of a thread that were lost.
+    Drops(DropsRef<'a>),
+}
+
+/// A log record, borrowing the merger's buffers.
+#[derive(Debug)]
+pub struct RecordRef<'a> {
+    /// Unix time in ns.
+    pub ts_ns: i128,
+    /// Raw ticks.
+    pub ticks: u64,
+    /// Index of the run in [`Merger::runs`].
+    pub run: usize,
+    /// The thread.
+    pub thread: &'a ThreadInfo,
+    /// The call site.
+    pub site: &'a SiteInfo,
+    /// Encoded arguments.
+    pub args: &'a [u8],
+}
+
+/// A drop report.
+#[derive(Debug)]
+pub struct DropsRef<'a> {
+    /// Where it sorts (Unix ns).
+    pub ts_ns: i128,
+    /// Index of the run.
+    pub run: usize,
+    /// The thread that lost records.
+    pub thread: &'a ThreadInfo,
+    /// How many.
+    pub count: u64,
+    /// First drop, Unix ns.
+    pub first_ns: i128,
+    /// Last drop, Unix ns.
+    pub last_ns: i128,
+}
+
+enum Item {
+    Batch { off: u64, len: u32 },
+    Drops(Drops),
+    End(ThreadEnd),
+}
+
+struct SegIndex {
+    items: HashMap<u32, Vec<(u64, Item)>>,
+    anchors: Vec<(u64, Anchor)>,
+}
+
+struct RunState {
+    run: Run,
+    /// Indexed by call-site id.
+    sites: Vec<Option<SiteInfo>>,
+    threads: HashMap<u32, ThreadInfo>,
+    indexes: Vec<Weak<SegIndex>>,
+    /// Final counters per thread, from THREAD_END entries.
+    pub ends: HashMap<u32, ThreadEnd>,
+}
+
+enum Head {
+    Record { ts: i128, ticks: u64, site: u32, start: usize, end: usize },
+    Drops { ts: i128, count: u64, first: i128, last: i128 },
+}
+
+struct Cursor {
+    run: usize,
+    thread: u32,
+    seg: usize,
+    index: Option<Rc<SegIndex>>,
+    item: usize,
+    anchor_idx: usize,
+    anchor: Option<Anchor>,
+    reader: Option<EntryReader<Arc<File>>>,
+    batch: Vec<u8>,
+    pos: usize,
+    base: u64,
+    head: Option<Head>,
+    last_ts: i128,
+}
+
+/// The merged, time-ordered stream over a set of runs.
+pub struct Merger {
+    runs: Vec<RunState>,
+    cursors: Vec<Cursor>,
+    heap: BinaryHeap<Reverse<(i128, u64, usize)>>,
+    diags: Vec<Diagnostic>,
+    /// Diagnostics already reported (segments may be indexed more than once).
+    seen: std::collections::HashSet<(PathBuf, Option<u64>, String)>,
+    advance: Option<usize>,
+}
+
+impl std::fmt::Debug for Merger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Merger").field("runs", &self.runs.len()).field("cursors", &self.cursors.len()).finish()
+    }
+}
+
+impl Merger {
+    /// Prepares cursors for every thread of every run.
+    pub fn new(runs: Vec<Run>) -> Merger {
+        let mut m = Merger {
+            runs: Vec::new(),
+            cursors: Vec::new(),
+            heap: BinaryHeap::new(),
+            diags: Vec::new(),
+            seen: Default::default(),
+            advance: None,
+        };
+        for run in runs {
+            let n = run.segments.len();
+            m.runs.push(RunState {
+                run,
+                sites: Vec::new(),
+                threads: HashMap::new(),
+                indexes: (0..n).map(|_| Weak::new()).collect(),
+                ends: HashMap::new(),
+            });
+        }
+        for r in 0..m.runs.len() {
+            // Discover threads (and the first segment each appears in).
+            let mut first_seen: Vec<(u32, usize)> = Vec::new();
+            for s in 0..m.runs[r].run.segments.len() {
+                if let Some(idx) = m.index(r, s) {
+                    let mut ids: Vec<u32> = idx.items.keys().copied().collect();
+                    ids.sort_unstable();
+                    for t in ids {
+                        if !first_seen.iter().any(|(id, _)| *id == t) {
+                            first_seen.push((t, s));
+                        }
+                    }
+                }
+            }
+            for (thread, seg) in first_seen {
+                m.cursors.push(Cursor {
+                    run: r,
+                    thread,
+                    seg,
+                    index: None,
+                    item: 0,
+                    anchor_idx: 0,
+                    anchor: None,
+                    reader: None,
+                    batch: Vec::new(),
+                    pos: 0,
+                    base: 0,
+                    head: None,
+                    last_ts: i128::MIN,
+                });
+            }
+        }
+        for c in 0..m.cursors.len() {
+            m.step(c);
+        }
+        m
+    }
+
+    /// Problems found so far (drained).
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        let all = std::mem::take(&mut self.diags);
+        all.into_iter().filter(|d| self.seen.insert((d.path.clone(), d.offset, d.message.clone()))).collect()
+    }
+
+    /// The runs being merged.
+    pub fn runs(&self) -> impl Iterator<Item = &Run> {
+        self.runs.iter().map(|r| &r.run)
+    }
+
+    /// Final per-thread counters seen so far (from THREAD_END entries), per run.
+    pub fn thread_ends(&self, run: usize) -> impl Iterator<Item = &ThreadEnd> {
+        self.runs[run].ends.values()
+    }
+
+    /// Threads known in a run.
+    pub fn threads(&self, run: usize) -> impl Iterator<Item = &ThreadInfo> {
+        self.runs[run].threads.values()
+    }
+
+    /// The next event in timestamp order, or `None` at the end.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Event<'_>> {
+        if let Some(c) = self.advance.take() {
+            self.step(c);
+        }
+        let Reverse((_, _, c)) = self.heap.pop()?;
+        self.advance = Some(c);
+        let cur = &self.cursors[c];
+        let run = &self.runs[cur.run];
+        let thread = run.threads.get(&cur.thread).unwrap_or(&UNKNOWN_THREAD);
+        match cur.head.as_ref()? {
+            Head::Record { ts, ticks, site, start, end } => {
+                let site = run.sites.get(*site as usize)?.as_ref()?;
+                Some(Event::Record(RecordRef {
+                    ts_ns: *ts,
+                    ticks: *ticks,
+                    run: cur.run,
+                    thread,
+                    site,
+                    args: &cur.batch[*start..*end],
+                }))
+            }
+            Head::Drops { ts, count, first, last } => Some(Event::Drops(DropsRef {
+                ts_ns: *ts,
+                run: cur.run,
+                thread,
+                count: *count,
+                first_ns: *first,
+                last_ns: *last,
+            })),
+        }
+    }
+
+    /// Moves cursor `c` to its next head and queues it.
+    fn step(&mut self, c: usize) {
+        self.cursors[c].head = None;
+        if let Some(head) = self.next_head(c) {
+            let (ts, ticks) = match &head {
+                Head::Record { ts, ticks, .. } => (*ts, *ticks),
+                Head::Drops { ts, .. } => (*ts, 0),
+            };
+            let cur = &mut self.cursors[c];
+            cur.last_ts = ts;
+            cur.head = Some(head);
+            self.heap.push(Reverse((ts, ticks, c)));
+        }
+    }
+
+    fn next_head(&mut self, c: usize) -> Option<Head> {
+        loop {
+            // 1. A record left in the loaded batch?
+            let cur = &mut self.cursors[c];
+            if cur.pos < cur.batch.len() {
+                let run = &self.runs[cur.run];
+                let at = cur.pos;
+                let Some((id, t48)) = record_head(&cur.batch[at..]) else {
+                    let d = self.batch_error(c, "record header runs past the batch");
+                    self.diags.push(d);
+                    continue;
+                };
+                let ticks = unwrap_ticks(t48, cur.base);
+                let ts = to_ns(cur.anchor.as_ref(), ticks).max(cur.last_ts);
+                let args_at = at + RECORD_HEADER_LEN;
+                if id == DROP_MARKER_ID {
+                    let end = args_at + DROP_MARKER_PAYLOAD;
+                    let Some(d) = cur.batch.get(args_at..end).and_then(|a| Drops::decode_marker(cur.thread, a).ok())
+                    else {
+                        let d = self.batch_error(c, "drop marker runs past the batch");
+                        self.diags.push(d);
+                        continue;
+                    };
+                    cur.pos = end;
+                    let a = cur.anchor.as_ref();
+                    return Some(Head::Drops {
+                        ts,
+                        count: d.count,
+                        first: to_ns(a, d.first_ticks),
+                        last: to_ns(a, d.last_ticks),
+                    });
+                }
+                let Some(Some(site)) = run.sites.get(id as usize) else {
+                    let d = self
+                        .batch_error(c, &format!("record refers to call site {id}, which no dictionary entry defines"));
+                    self.diags.push(d);
+                    continue;
+                };
+                match args_len(&site.kinds, &cur.batch[args_at..]) {
+                    Ok(n) => {
+                        cur.pos = args_at + n;
+                        return Some(Head::Record { ts, ticks, site: id, start: args_at, end: args_at + n });
+                    }
+                    Err(e) => {
+                        let d = self.batch_error(c, &format!("record of call site {id}: {e}"));
+                        self.diags.push(d);
+                        continue;
+                    }
+                }
+            }
+            // 2. The next item of this thread in the current segment.
+            let cur = &mut self.cursors[c];
+            let (r, s) = (cur.run, cur.seg);
+            if cur.index.is_none() {
+                if s >= self.runs[r].run.segments.len() {
+                    return None;
+                }
+                let idx = self.index(r, s);
+                let cur = &mut self.cursors[c];
+                cur.index = idx;
+                cur.item = 0;
+                cur.anchor_idx = 0;
+                if cur.index.is_none() {
+                    cur.seg += 1;
+                    continue;
+                }
+            }
+            let cur = &mut self.cursors[c];
+            let idx = cur.index.clone()?;
+            let items = idx.items.get(&cur.thread);
+            let Some((off, item)) = items.and_then(|v| v.get(cur.item)) else {
+                // Segment done for this thread.
+                cur.index = None;
+                cur.seg += 1;
+                continue;
+            };
+            cur.item += 1;
+            while cur.anchor_idx < idx.anchors.len() && idx.anchors[cur.anchor_idx].0 < *off {
+                cur.anchor = Some(idx.anchors[cur.anchor_idx].1);
+                cur.anchor_idx += 1;
+            }
+            match item {
+                Item::Batch { off, len } => {
+                    if let Err(d) = self.load_batch(c, *off, *len) {
+                        self.diags.push(d);
+                    }
+                }
+                Item::Drops(d) => {
+                    let a = cur.anchor.as_ref();
+                    let ts = to_ns(a, d.last_ticks).max(cur.last_ts);
+                    return Some(Head::Drops {
+                        ts,
+                        count: d.count,
+                        first: to_ns(a, d.first_ticks),
+                        last: to_ns(a, d.last_ticks),
+                    });
+                }
+                Item::End(e) => {
+                    let r = cur.run;
+                    self.runs[r].ends.insert(e.thread, *e);
+                }
+            }
+        }
+    }
+
+    fn batch_error(&mut self, c: usize, msg: &str) -> Diagnostic {
+        let cur = &mut self.cursors[c];
+        let at = cur.pos;
+        cur.pos = cur.batch.len();
+        let path = self.runs[cur.run].run.segments[cur.seg].path.clone();
+        Diagnostic {
+            severity: Severity::Error,
+            path,
+            offset: None,
+            message: format!("thread {}: {msg} (record at batch byte {at}; rest of batch skipped)", cur.thread),
+        }
+    }
+
+    fn load_batch(&mut self, c: usize, off: u64, len: u32) -> Result<(), Diagnostic> {
+        let cur = &mut self.cursors[c];
+        let seg = &self.runs[cur.run].run.segments[cur.seg];
+        if cur.reader.as_ref().is_none_or(|r| !Arc::ptr_eq(&seg_file(r), &seg.file)) {
+            cur.reader = Some(EntryReader::open(seg.file.clone()).map_err(|e| diag(seg.path.clone(), e))?);
+        }
+        let reader = cur.reader.as_mut().expect("just set");
+        reader.seek(off);
+        let err = |e: ReadError| diag(seg.path.clone(), e);
+        let h = reader
+            .next_head()
+            .map_err(err)?
+            .ok_or_else(|| diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: "batch vanished".into() }))?;
+        debug_assert!(h.off == off && h.kind == entry::BATCH && h.len == len);
+        let payload = reader.payload(&h).map_err(err)?;
+        match decode_entry(h.kind, payload) {
+            Ok(Entry::Batch(bh, recs)) => {
+                cur.batch.clear();
+                cur.batch.extend_from_slice(recs);
+                cur.pos = 0;
+                cur.base = bh.base_ticks;
+                Ok(())
+            }
+            Ok(_) => Err(diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: "not a batch".into() })),
+            Err(p) => Err(diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: p.to_string() })),
+        }
+    }
+
+    /// The index of segment `s` of run `r`, built if no cursor holds it.
+    fn index(&mut self, r: usize, s: usize) -> Option<Rc<SegIndex>> {
+        if let Some(idx) = self.runs[r].indexes[s].upgrade() {
+            return Some(idx);
+        }
+        let seg = self.runs[r].run.segments[s].clone();
+        let mut reader = match EntryReader::open(seg.file.clone()) {
+            Ok(rd) => rd,
+            Err(e) => {
+                self.diags.push(diag(seg.path.clone(), e));
+                return None;
+            }
+        };
+        let mut idx = SegIndex { items: HashMap::new(), anchors: Vec::new() };
+        let run = &mut self.runs[r];
+        loop {
+            let head = match reader.next_head() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    self.diags.push(diag(seg.path.clone(), e));
+                    break;
+                }
+            };
+            let (off, kind, len) = (head.off, head.kind, head.len);
+            if kind == entry::BATCH {
+                // Route by thread now; the checksum is verified when the batch is loaded.
+                match reader.peek(&head, 4) {
+                    Ok(p) if p.len() == 4 => {
+                        let thread = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+                        idx.items.entry(thread).or_default().push((off, Item::Batch { off, len }));
+                    }
+                    Ok(_) => self.diags.push(diag(
+                        seg.path.clone(),
+                        ReadError::Corrupt { offset: off, what: "batch shorter than its header".into() },
+                    )),
+                    Err(e) => {
+                        self.diags.push(diag(seg.path.clone(), e));
+                        break;
+                    }
+                }
+                reader.skip(&head);
+                continue;
+            }
+            let p = match reader.payload(&head) {
+                Ok(p) => p,
+                Err(e) => {
+                    // A checksum mismatch leaves the framing usable unless the length itself
+                    // was hit; then the next head fails too, and reading stops there.
+                    let go_on = matches!(e, ReadError::Checksum { .. });
+                    self.diags.push(diag(seg.path.clone(), e));
+                    if go_on {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            match decode_entry(kind, p) {
+                Ok(Entry::Callsite(cs)) => add_site(&mut run.sites, &cs),
+                Ok(Entry::Thread(t)) => {
+                    run.threads.entry(t.thread).or_insert_with(|| ThreadInfo {
+                        id: t.thread,
+                        os_tid: t.os_tid,
+                        name: t.name.to_string(),
+                    });
+                    idx.items.entry(t.thread).or_default();
+                }
+                Ok(Entry::Anchor(a)) => idx.anchors.push((off, a)),
+                Ok(Entry::Drops(d)) => idx.items.entry(d.thread).or_default().push((off, Item::Drops(d))),
+                Ok(Entry::ThreadEnd(e)) => idx.items.entry(e.thread).or_default().push((off, Item::End(e))),
+                Ok(_) => {}
+                Err(e) => {
+                    self.diags.push(diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: e.to_string() }));
+                }
+            }
+        }
+        let file_len = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
+        if reader.header().is_finalized() && file_len > reader.header().committed {
+            self.diags.push(Diagnostic {
+                severity: Severity::Error,
+                path: seg.path.clone(),
+                offset: Some(reader.header().committed),
+                message: format!(
+                    "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
+                    file_len - reader.header().committed
+                ),
+            });
+        }
+        if !reader.header().is_finalized() {
+            self.diags.push(Diagnostic {
+                severity: Severity::Warning,
+                path: seg.path.clone(),
+                offset: Some(reader.end()),
+                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
+            });
+        }
+        let idx = Rc::new(idx);
+        self.runs[r].indexes[s] = Rc::downgrade(&idx);
+        Some(idx)
+    }
+}
+
+static UNKNOWN_THREAD: ThreadInfo = ThreadInfo { id: 0, os_tid: 0, name: String::new() };
+
+fn seg_file(r: &EntryReader<Arc<File>>) -> Arc<File> {
+    r.source().clone()
+}
+
+fn add_site(sites: &mut Vec<Option<SiteInfo>>, cs: &CallsiteEntry<'_>) {
+    let i = cs.id as usize;
+    if i > 1 << 24 {
+        return;
+    }
+    if sites.len() <= i {
+        sites.resize_with(i + 1, || None);
+    }
+    if sites[i].is_some() {
+        return;
+    }
+    sites[i] = Some(SiteInfo {
+        id: cs.id,
+        level: Level::from_u8(cs.level),
+        level_code: cs.level,
+        line: cs.line,
+        kinds: cs.kinds.to_vec(),
+        format: cs.format.to_string(),
+        module: cs.module.to_string(),
+        file: cs.file.to_string(),
+        template: Template::parse(cs.format).map_err(|e| e.to_string()),
+    });
+}
+
+fn to_ns(a: Option<&Anchor>, ticks: u64) -> i128 {
+    match a {
+        Some(a) => a.to_unix_ns(ticks),
+        None => ticks as i128,
+    }
+}
+
+fn diag(path: PathBuf, e: ReadError) -> Diagnostic {
+    let severity = if e.is_torn() { Severity::Warning } else { Severity::Error };
+    Diagnostic { severity, path, offset: e.offset(), message: e.to_string() }
+}

@@ -1,0 +1,293 @@
+//! Configuration: the [`Builder`], its policies, and the [`Guard`] that owns a running logger.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::shared::{Shared, CURRENT, GENERATION};
+
+/// What a log call does when its thread's ring is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Never wait: the record is dropped and counted, and an in-band marker ("thread T
+    /// dropped N records between t1 and t2") is written once the ring has room. The default:
+    /// a log call must never stall the caller.
+    Drop,
+    /// Wait (spin, then yield) until the consumer makes room. No record is lost, but a caller
+    /// can stall for as long as the consumer is behind.
+    Block,
+}
+
+/// What the consumer does when every ring is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Idle {
+    /// Spin forever: lowest latency, one core at 100%.
+    BusySpin,
+    /// Spin briefly, then yield, then sleep in steps up to about 1 ms (the default): an idle
+    /// application costs almost no CPU.
+    Backoff,
+}
+
+/// How hard `flush()` works to make records durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Records reach the page cache (they survive a crash of the process, not of the
+    /// machine). The default.
+    None,
+    /// `flush()` also `msync`s the written part of the segment to the device.
+    SyncOnFlush,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub dir: PathBuf,
+    pub segment_size: usize,
+    pub ring_capacity: usize,
+    pub overflow: Overflow,
+    pub consumer_core: Option<usize>,
+    pub idle: Idle,
+    pub durability: Durability,
+    pub max_files: Option<usize>,
+    pub max_bytes: Option<u64>,
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Configures and starts the logger.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("tapelog-doc-builder-{}", std::process::id()));
+/// let guard = tapelog::Builder::new()
+///     .dir(&dir)                       // where segments go
+///     .segment_size(8 << 20)           // bytes per segment file
+///     .ring_capacity(64 << 10)         // bytes per producer thread
+///     .overflow(tapelog::Overflow::Block)
+///     .consumer_core(None)             // Some(core) pins the consumer thread
+///     .start()?;
+/// tapelog::info!("Logging int: {}, int: {}, double: {}", 1u32, 2u64, 3.5f64);
+/// tapelog::flush();
+/// assert_eq!(tapelog::stats().total.written, 1);
+/// drop(guard);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), tapelog::StartError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    cfg: Config,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Smallest ring a thread may get.
+pub const MIN_RING_CAPACITY: usize = 1024;
+/// Largest ring a thread may get.
+pub const MAX_RING_CAPACITY: usize = 1 << 30;
+/// Room a segment keeps beyond one full ring, for the header and dictionary.
+pub const SEGMENT_HEADROOM: usize = 64 << 10;
+
+impl Builder {
+    /// Defaults: directory `logs`, 64 MiB segments, 1 MiB rings, [`Overflow::Drop`],
+    /// unpinned consumer, [`Idle::Backoff`], [`Durability::None`], no retention limit.
+    pub fn new() -> Self {
+        Builder {
+            cfg: Config {
+                dir: PathBuf::from("logs"),
+                segment_size: 64 << 20,
+                ring_capacity: 1 << 20,
+                overflow: Overflow::Drop,
+                consumer_core: None,
+                idle: Idle::Backoff,
+                durability: Durability::None,
+                max_files: None,
+                max_bytes: None,
+                metadata: Vec::new(),
+            },
+        }
+    }
+
+    /// Directory for segment files (created if missing).
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cfg.dir = dir.as_ref().to_path_buf();
+        self
+    }
+
+    /// Bytes per segment file (preallocated and mapped). At least the ring capacity plus
+    /// 64 KiB.
+    pub fn segment_size(mut self, bytes: usize) -> Self {
+        self.cfg.segment_size = bytes;
+        self
+    }
+
+    /// Bytes of ring per producer thread (1 KiB ..= 1 GiB). The memory budget is this times
+    /// the number of logging threads.
+    pub fn ring_capacity(mut self, bytes: usize) -> Self {
+        self.cfg.ring_capacity = bytes;
+        self
+    }
+
+    /// What a call does when its ring is full.
+    pub fn overflow(mut self, policy: Overflow) -> Self {
+        self.cfg.overflow = policy;
+        self
+    }
+
+    /// Pins the consumer thread to this core (an index into `core_affinity::get_core_ids()`).
+    pub fn consumer_core(mut self, core: Option<usize>) -> Self {
+        self.cfg.consumer_core = core;
+        self
+    }
+
+    /// The consumer's idle policy.
+    pub fn idle(mut self, idle: Idle) -> Self {
+        self.cfg.idle = idle;
+        self
+    }
+
+    /// What `flush()` guarantees.
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.cfg.durability = d;
+        self
+    }
+
+    /// Keep at most this many segment files in the directory (oldest are deleted).
+    pub fn max_files(mut self, n: usize) -> Self {
+        self.cfg.max_files = Some(n);
+        self
+    }
+
+    /// Keep at most this many bytes of segment files in the directory (oldest are deleted;
+    /// the segment being written always stays).
+    pub fn max_bytes(mut self, n: u64) -> Self {
+        self.cfg.max_bytes = Some(n);
+        self
+    }
+
+    /// Adds a key/value pair to every segment header (service name, version, host, …).
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.cfg.metadata.push((key.into(), value.into()));
+        self
+    }
+
+    /// Validates the configuration, opens the first segment, and starts the consumer.
+    pub fn start(self) -> Result<Guard, StartError> {
+        let cfg = self.cfg;
+        if !(MIN_RING_CAPACITY..=MAX_RING_CAPACITY).contains(&cfg.ring_capacity) {
+            return Err(StartError::Config(format!(
+                "ring_capacity {} is outside {}..={}",
+                cfg.ring_capacity, MIN_RING_CAPACITY, MAX_RING_CAPACITY
+            )));
+        }
+        if cfg.segment_size < cfg.ring_capacity + SEGMENT_HEADROOM {
+            return Err(StartError::Config(format!(
+                "segment_size {} must be at least ring_capacity {} + {} bytes of headroom",
+                cfg.segment_size, cfg.ring_capacity, SEGMENT_HEADROOM
+            )));
+        }
+        if cfg.max_files == Some(0) {
+            return Err(StartError::Config("max_files must be at least 1".into()));
+        }
+        if let Some(core) = cfg.consumer_core {
+            let n = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
+            if core >= n {
+                return Err(StartError::Config(format!("consumer_core {core} does not exist ({n} cores visible)")));
+            }
+        }
+        let mut cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+        if GENERATION.load(Ordering::Acquire) != 0 {
+            return Err(StartError::AlreadyRunning);
+        }
+        let generation = cur.as_ref().map_or(0, |s| s.generation) + 1;
+        let shared = Arc::new(Shared::new(generation, cfg));
+        let handle = crate::consumer::spawn(shared.clone())?;
+        *cur = Some(shared.clone());
+        // Release: a producer that sees the new generation (then takes CURRENT's lock to
+        // attach) finds the new logger in place.
+        GENERATION.store(generation, Ordering::Release);
+        Ok(Guard { shared, handle: Some(handle) })
+    }
+}
+
+/// Why the logger could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Another logger is running in this process.
+    AlreadyRunning,
+    /// A setting is out of range.
+    Config(String),
+    /// The directory or first segment could not be created.
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::AlreadyRunning => f.write_str("a tapelog logger is already running in this process"),
+            StartError::Config(m) => write!(f, "invalid tapelog configuration: {m}"),
+            StartError::Io { path, source } => write!(f, "cannot write logs to {}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Owns the running logger. Dropping it stops new records, drains every ring, finalizes the
+/// segment and joins the consumer.
+///
+/// Bind it to a named variable for as long as you log: `let _ = builder.start()?;` drops it
+/// at once and stops the logger.
+#[must_use = "dropping the guard stops the logger: bind it with `let _guard = ...`"]
+pub struct Guard {
+    shared: Arc<Shared>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard").field("generation", &self.shared.generation).finish()
+    }
+}
+
+impl Guard {
+    /// The directory segments are written to.
+    pub fn dir(&self) -> &Path {
+        &self.shared.config.dir
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        {
+            let _cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+            // Both under CURRENT's lock, so no thread attaches after this point.
+            self.shared.closing.store(true, Ordering::Relaxed);
+            GENERATION.store(0, Ordering::SeqCst);
+        }
+        // Release: the consumer's Acquire load sees `closing` and every ring handed over.
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.wake_consumer();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

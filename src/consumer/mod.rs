@@ -1,0 +1,561 @@
+//! The consumer: one thread that drains every ring into memory-mapped segments.
+//!
+//! Each pass adopts newly attached rings, then takes everything readable from each ring and
+//! copies it into the segment as BATCH entries. Records are never formatted here; the
+//! consumer only walks record boundaries (a table lookup per record for fixed-size call
+//! sites) to find call sites and threads that the current segment's dictionary still lacks,
+//! and writes those entries before the batch that refers to them.
+
+pub(crate) mod segment;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::clock::{self, Calibrator};
+use crate::config::{Durability, Idle, StartError};
+use crate::frontend::callsite::{registered_since, Registered};
+use crate::shared::{Shared, ThreadShared};
+use crate::wire::record::{
+    record_len_split, static_args_len, Anchor, BatchHead, CallsiteEntry, Drops, Split, ThreadEnd, ThreadEntry,
+};
+use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
+use segment::{SegmentConfig, SegmentWriter};
+
+/// Opens the first segment on the caller's thread (so `start()` can report errors), then
+/// starts the consumer thread.
+pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
+    let cfg = &shared.config;
+    let io_err = |source| StartError::Io { path: cfg.dir.clone(), source };
+    let run_id = clock::unix_ns();
+    let mut metadata = cfg.metadata.clone();
+    if !metadata.iter().any(|(k, _)| k == "pid") {
+        metadata.push(("pid".into(), std::process::id().to_string()));
+    }
+    let seg = SegmentWriter::create(SegmentConfig {
+        dir: cfg.dir.clone(),
+        size: cfg.segment_size,
+        run_id,
+        metadata,
+        max_files: cfg.max_files,
+        max_bytes: cfg.max_bytes,
+    })
+    .map_err(io_err)?;
+    let rate = clock::measure_rate(Duration::from_millis(10));
+    let core = cfg.consumer_core;
+    let sh = shared.clone();
+    std::thread::Builder::new()
+        .name("tapelog-consumer".into())
+        .spawn(move || {
+            if let Some(core) = core {
+                if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.get(core).copied()) {
+                    core_affinity::set_for_current(id);
+                }
+            }
+            let _ = sh.consumer_thread.set(std::thread::current());
+            // Marks the consumer gone even if it panics, so flush() never waits forever.
+            let _alive = AliveGuard(sh.clone());
+            let mut c = Consumer::new(sh.clone(), seg, rate);
+            c.run();
+        })
+        .map_err(io_err)
+}
+
+struct AliveGuard(Arc<Shared>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        // Release: waiters that see the consumer gone also see its final writes.
+        self.0.consumer_alive.store(false, Ordering::Release);
+        self.0.complete_flush(u64::MAX);
+    }
+}
+
+struct Site {
+    reg: Registered,
+    static_len: Option<usize>,
+    /// `SegmentWriter::serial` of the segment whose dictionary holds this site (0 = none).
+    in_segment: u64,
+}
+
+struct Slot {
+    ring: rtrb::Consumer<u8>,
+    info: SlotInfo,
+}
+
+struct SlotInfo {
+    shared: Arc<ThreadShared>,
+    /// `SegmentWriter::serial` of the segment that holds this thread's THREAD entry.
+    in_segment: u64,
+    /// Dropped records already reported by in-band markers or DROPS entries.
+    drops_reported: u64,
+    written: u64,
+    lost: u64,
+    high_water: u64,
+}
+
+struct Consumer {
+    shared: Arc<Shared>,
+    slots: Vec<Slot>,
+    /// Indexed by call-site id; ids are dense from 1.
+    sites: Vec<Option<Site>>,
+    known_sites: usize,
+    seg: SegmentWriter,
+    cal: Calibrator,
+    scratch: Vec<u8>,
+    /// Next time (ticks) to retry opening a segment after an I/O failure.
+    retry_at: u64,
+}
+
+impl Consumer {
+    fn new(shared: Arc<Shared>, seg: SegmentWriter, rate: f64) -> Self {
+        let mut c = Consumer {
+            shared,
+            slots: Vec::new(),
+            sites: vec![None],
+            known_sites: 0,
+            seg,
+            cal: Calibrator::new(rate),
+            scratch: Vec::with_capacity(4096),
+            retry_at: 0,
+        };
+        c.shared.totals.segments.store(1, Ordering::Relaxed);
+        c.write_anchor();
+        c.seg.publish();
+        c
+    }
+
+    fn run(&mut self) {
+        let mut idle_rounds = 0u32;
+        loop {
+            // Acquire pairs with `Shared::flush`'s SeqCst increment: the drain below sees
+            // every record committed before the flush request.
+            let flush_req = self.shared.flush_requested.load(Ordering::Acquire);
+            let shutdown = self.shared.shutdown.load(Ordering::Acquire);
+            if !shutdown && self.shared.paused.load(Ordering::Relaxed) {
+                std::thread::park_timeout(Duration::from_millis(1));
+                continue;
+            }
+            self.adopt_pending();
+            let work = self.drain_all();
+            self.maybe_anchor();
+            self.seg.publish();
+            if flush_req > self.shared.flush_done.load(Ordering::Relaxed) {
+                self.sync_if_configured();
+                self.shared.complete_flush(flush_req);
+            }
+            if shutdown {
+                self.shutdown();
+                return;
+            }
+            if work > 0 {
+                idle_rounds = 0;
+            } else {
+                idle_rounds = idle_rounds.saturating_add(1);
+                self.idle(idle_rounds);
+            }
+        }
+    }
+
+    fn idle(&self, rounds: u32) {
+        match self.shared.config.idle {
+            Idle::BusySpin => core::hint::spin_loop(),
+            _ => {
+                if rounds < 64 {
+                    core::hint::spin_loop();
+                } else if rounds < 128 {
+                    std::thread::yield_now();
+                } else {
+                    // 20 µs doubling up to ~1 ms; flush() and shutdown unpark us.
+                    let shift = (rounds - 128).min(6);
+                    std::thread::park_timeout(Duration::from_micros(20 << shift).min(Duration::from_millis(1)));
+                }
+            }
+        }
+    }
+
+    fn sync_if_configured(&mut self) {
+        if self.shared.config.durability == Durability::SyncOnFlush {
+            if let Err(e) = self.seg.sync() {
+                self.shared.set_error(format!("msync failed: {e}"));
+            }
+        }
+    }
+
+    fn adopt_pending(&mut self) {
+        // Acquire pairs with the Release in `Local::attach`.
+        if !self.shared.pending_flag.swap(false, Ordering::Acquire) {
+            return;
+        }
+        let new = std::mem::take(&mut *self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in new {
+            self.slots.push(Slot {
+                ring: t.ring,
+                info: SlotInfo {
+                    shared: t.shared,
+                    in_segment: 0,
+                    drops_reported: 0,
+                    written: 0,
+                    lost: 0,
+                    high_water: 0,
+                },
+            });
+        }
+    }
+
+    /// One pass over every ring; returns the bytes taken.
+    fn drain_all(&mut self) -> usize {
+        let mut work = 0;
+        let mut i = 0;
+        while i < self.slots.len() {
+            work += self.drain(i);
+            if self.slots[i].ring.is_abandoned() {
+                // The producer thread exited. Its last commits happen-before the abandon flag
+                // (rtrb's Release/Acquire), so one more drain takes everything.
+                work += self.drain(i);
+                let slot = self.slots.swap_remove(i);
+                self.finish_slot(slot, true);
+                continue;
+            }
+            i += 1;
+        }
+        work
+    }
+
+    /// Takes everything readable from ring `i`; returns the bytes taken.
+    fn drain(&mut self, i: usize) -> usize {
+        let n = self.slots[i].ring.slots();
+        {
+            let s = &mut self.slots[i].info;
+            s.shared.consumer.depth.store(n as u64, Ordering::Relaxed);
+            if n as u64 > s.high_water {
+                s.high_water = n as u64;
+                s.shared.consumer.high_water.store(n as u64, Ordering::Relaxed);
+            }
+        }
+        if n == 0 {
+            return 0;
+        }
+        self.ensure_segment();
+        let mut slot = self.slots.swap_remove(i);
+        let taken = {
+            let Slot { ring, info } = &mut slot;
+            let chunk = match ring.read_chunk(n) {
+                Ok(c) => c,
+                // read_chunk(n) with n <= slots() cannot fail.
+                Err(_) => return unreachable_slots(&mut self.slots, slot, i),
+            };
+            let (a, b) = chunk.as_slices();
+            let split = Split { a, b };
+            let base = clock::ticks();
+            let mut pos = 0;
+            let mut rotations = 0;
+            while pos < n {
+                let (end, full) = self.write_batches(info, split, pos, base);
+                if end > pos {
+                    rotations = 0;
+                }
+                pos = end;
+                if full {
+                    rotations += 1;
+                    let rotated = self.seg.is_open() && rotations <= 2 && self.rotate();
+                    if !rotated {
+                        // Nowhere to write: count the rest as lost, never stall the ring.
+                        info.lost += count_records(&self.sites, split, pos);
+                        info.shared.consumer.lost.store(info.lost, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+            chunk.commit(n);
+            n
+        };
+        self.slots.push(slot);
+        let last = self.slots.len() - 1;
+        self.slots.swap(i, last);
+        taken
+    }
+
+    /// Writes records of `split` from `pos` as one or more batches. Returns how far it got
+    /// and whether it stopped because the segment is full (or gone).
+    fn write_batches(&mut self, slot: &mut SlotInfo, split: Split<'_>, mut pos: usize, base: u64) -> (usize, bool) {
+        if !self.seg.is_open() {
+            return (pos, true);
+        }
+        if slot.in_segment != self.seg.serial {
+            self.scratch.clear();
+            ThreadEntry { thread: slot.shared.id, os_tid: slot.shared.os_tid, name: &slot.shared.name }
+                .encode(&mut self.scratch);
+            if !self.seg.write_entry(entry::THREAD, &self.scratch) {
+                return (pos, true);
+            }
+            slot.in_segment = self.seg.serial;
+        }
+        let overhead = ENTRY_HEADER_LEN + BATCH_FIXED_LEN;
+        let n = split.len();
+        let serial = self.seg.serial;
+        while pos < n {
+            let room = self.seg.remaining().saturating_sub(overhead);
+            let start = pos;
+            let mut records = 0u64;
+            let mut marker_drops = 0u64;
+            let mut need_site = None;
+            while pos < n {
+                let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
+                let len = if id == DROP_MARKER_ID {
+                    RECORD_HEADER_LEN + crate::wire::DROP_MARKER_PAYLOAD
+                } else {
+                    let Some(site) = self.site(id) else {
+                        // Corrupt ring contents cannot happen with our producers; treat the
+                        // rest as lost rather than write garbage.
+                        self.shared.set_error(format!("unknown call-site id {id} in thread {}'s ring", slot.shared.id));
+                        let lost = (n - pos) as u64 / RECORD_HEADER_LEN as u64;
+                        slot.lost += lost.max(1);
+                        slot.shared.consumer.lost.store(slot.lost, Ordering::Relaxed);
+                        pos = n;
+                        break;
+                    };
+                    if site.in_segment != serial {
+                        need_site = Some(id);
+                        break;
+                    }
+                    match record_len_split(split, pos, &site.reg.kinds, site.static_len) {
+                        Ok(l) => l,
+                        Err(_) => {
+                            self.shared.set_error(format!("malformed record in thread {}'s ring", slot.shared.id));
+                            slot.lost += 1;
+                            pos = n;
+                            break;
+                        }
+                    }
+                };
+                if pos - start + len > room {
+                    break;
+                }
+                if id == DROP_MARKER_ID {
+                    marker_drops += split.get::<8>(pos + RECORD_HEADER_LEN).map_or(0, u64::from_le_bytes);
+                } else {
+                    records += 1;
+                }
+                pos += len;
+            }
+            if pos > start {
+                self.write_batch(slot, split, start, pos, base);
+                slot.written += records;
+                slot.drops_reported += marker_drops;
+                slot.shared.consumer.written.store(slot.written, Ordering::Relaxed);
+            }
+            if let Some(id) = need_site {
+                if !self.write_site(id) {
+                    return (pos, true);
+                }
+                continue;
+            }
+            if pos < n {
+                // The next record does not fit in this segment.
+                return (pos, true);
+            }
+        }
+        (pos, false)
+    }
+
+    fn write_batch(&mut self, slot: &SlotInfo, split: Split<'_>, start: usize, end: usize, base: u64) {
+        let len = end - start;
+        let total = ENTRY_HEADER_LEN + BATCH_FIXED_LEN + len;
+        let mut fixed = [0u8; BATCH_FIXED_LEN];
+        BatchHead { thread: slot.shared.id, base_ticks: base }.write(&mut fixed);
+        let Some(buf) = self.seg.reserve(total) else { return };
+        buf[0] = entry::BATCH;
+        buf[1..5].copy_from_slice(&((BATCH_FIXED_LEN + len) as u32).to_le_bytes());
+        buf[ENTRY_HEADER_LEN..ENTRY_HEADER_LEN + BATCH_FIXED_LEN].copy_from_slice(&fixed);
+        let mut at = ENTRY_HEADER_LEN + BATCH_FIXED_LEN;
+        split.pieces(start, end, |p| {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        });
+        // One pass over the copy, which is hot in cache.
+        let crc = crate::wire::entry_crc(entry::BATCH, (BATCH_FIXED_LEN + len) as u32, [&buf[ENTRY_HEADER_LEN..]]);
+        buf[5..9].copy_from_slice(&crc.to_le_bytes());
+        let t = &self.shared.totals;
+        t.bytes_written.fetch_add(total as u64, Ordering::Relaxed);
+        t.batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Looks up a call site, refreshing from the registry on a miss.
+    fn site(&mut self, id: u32) -> Option<&Site> {
+        let idx = id as usize;
+        if idx >= self.sites.len() || self.sites[idx].is_none() {
+            let mut fresh = Vec::new();
+            registered_since(self.known_sites, &mut fresh);
+            for reg in fresh {
+                self.known_sites += 1;
+                let static_len = static_args_len(&reg.kinds);
+                self.sites.push(Some(Site { reg, static_len, in_segment: 0 }));
+            }
+        }
+        self.sites.get(idx)?.as_ref()
+    }
+
+    /// Writes call site `id`'s dictionary entry into the current segment.
+    fn write_site(&mut self, id: u32) -> bool {
+        let Some(Some(site)) = self.sites.get_mut(id as usize) else { return false };
+        self.scratch.clear();
+        let cs = site.reg.cs;
+        CallsiteEntry {
+            id,
+            level: cs.level as u8,
+            line: cs.line,
+            kinds: &site.reg.kinds,
+            format: cs.format,
+            module: cs.module,
+            file: cs.file,
+        }
+        .encode(&mut self.scratch);
+        if self.seg.write_entry(entry::CALLSITE, &self.scratch) {
+            site.in_segment = self.seg.serial;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn write_anchor(&mut self) {
+        let a: Anchor = self.cal.anchor();
+        self.scratch.clear();
+        a.encode(&mut self.scratch);
+        self.seg.write_entry(entry::ANCHOR, &self.scratch);
+    }
+
+    fn maybe_anchor(&mut self) {
+        if self.seg.is_open() && self.cal.due(clock::ticks()) {
+            self.write_anchor();
+        }
+    }
+
+    /// Finalizes the segment and opens the next; false if that failed.
+    fn rotate(&mut self) -> bool {
+        match self.seg.rotate() {
+            Ok(()) => {
+                self.shared.totals.segments.fetch_add(1, Ordering::Relaxed);
+                self.write_anchor();
+                true
+            }
+            Err(e) => {
+                self.shared
+                    .set_error(format!("cannot open a new segment in {}: {e}", self.shared.config.dir.display()));
+                self.retry_at = clock::ticks().wrapping_add(self.cal.rate() as u64);
+                false
+            }
+        }
+    }
+
+    /// After an I/O failure, retries opening a segment about once a second.
+    fn ensure_segment(&mut self) {
+        if !self.seg.is_open() && clock::ticks().wrapping_sub(self.retry_at) as i64 >= 0 {
+            match self.seg.open_next() {
+                Ok(()) => {
+                    self.shared.totals.segments.fetch_add(1, Ordering::Relaxed);
+                    self.write_anchor();
+                }
+                Err(e) => {
+                    self.shared.set_error(format!("cannot open a new segment: {e}"));
+                    self.retry_at = clock::ticks().wrapping_add(self.cal.rate() as u64);
+                }
+            }
+        }
+    }
+
+    /// The thread's stream is over: report drops not yet reported, then THREAD_END.
+    fn finish_slot(&mut self, slot: Slot, exited: bool) {
+        // Release: stats() readers that see `closed` see the final `written`.
+        slot.info.shared.consumer.closed.store(true, Ordering::Release);
+        // Records committed between the last drain and `closed` are still written.
+        self.slots.push(slot);
+        let i = self.slots.len() - 1;
+        self.drain(i);
+        let Some(Slot { info: mut slot, .. }) = self.slots.pop() else { return };
+        // Acquire: the producer's counters are final (it exited) or as final as they will be
+        // observed (shutdown); anything later is counted by stats() as dropped.
+        let p = &slot.shared.producer;
+        let logged = p.logged.load(Ordering::Acquire);
+        let dropped = p.dropped.load(Ordering::Acquire);
+        let owed = dropped.saturating_sub(slot.drops_reported);
+        if self.seg.is_open() && slot.in_segment != self.seg.serial {
+            self.scratch.clear();
+            ThreadEntry { thread: slot.shared.id, os_tid: slot.shared.os_tid, name: &slot.shared.name }
+                .encode(&mut self.scratch);
+            if self.seg.write_entry(entry::THREAD, &self.scratch) {
+                slot.in_segment = self.seg.serial;
+            }
+        }
+        if owed > 0 {
+            self.scratch.clear();
+            Drops {
+                thread: slot.shared.id,
+                count: owed,
+                first_ticks: p.gap_first.load(Ordering::Relaxed),
+                last_ticks: p.gap_last.load(Ordering::Relaxed),
+            }
+            .encode(&mut self.scratch);
+            if self.seg.write_entry(entry::DROPS, &self.scratch) {
+                slot.drops_reported += owed;
+            }
+        }
+        self.scratch.clear();
+        ThreadEnd { thread: slot.shared.id, logged, dropped: dropped + slot.lost }.encode(&mut self.scratch);
+        self.seg.write_entry(entry::THREAD_END, &self.scratch);
+        self.seg.publish();
+        if exited {
+            slot.shared.consumer.exited.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn shutdown(&mut self) {
+        // Rings handed over before `closing` was set are in `pending` now (shutdown's Release
+        // store came after), so adopt them and drain until a pass finds nothing.
+        self.adopt_pending();
+        for _ in 0..1000 {
+            if self.drain_all() == 0 {
+                break;
+            }
+        }
+        let slots = std::mem::take(&mut self.slots);
+        for slot in slots {
+            self.finish_slot(slot, false);
+        }
+        self.write_anchor();
+        self.seg.finalize();
+        let _ = self.seg.sync();
+    }
+}
+
+/// Counts (best effort) the records in `split` from `pos`, for loss accounting.
+fn count_records(sites: &[Option<Site>], split: Split<'_>, mut pos: usize) -> u64 {
+    let mut n = 0;
+    while pos < split.len() {
+        let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
+        let len = if id == DROP_MARKER_ID {
+            RECORD_HEADER_LEN + crate::wire::DROP_MARKER_PAYLOAD
+        } else {
+            let Some(Some(site)) = sites.get(id as usize) else { return n + 1 };
+            match record_len_split(split, pos, &site.reg.kinds, site.static_len) {
+                Ok(l) => l,
+                Err(_) => return n + 1,
+            }
+        };
+        if id != DROP_MARKER_ID {
+            n += 1;
+        }
+        pos += len;
+    }
+    n
+}
+
+#[cold]
+fn unreachable_slots(slots: &mut Vec<Slot>, slot: Slot, i: usize) -> usize {
+    slots.push(slot);
+    let last = slots.len() - 1;
+    slots.swap(i, last);
+    0
+}

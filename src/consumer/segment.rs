@@ -1,0 +1,262 @@
+//! Memory-mapped segment files, written only by the consumer thread.
+//!
+//! # Exclusive ownership
+//! Mapping a file is only sound while nobody else changes it. Each segment is created with
+//! `O_CREAT | O_EXCL` under a name that carries the run's start time, the pid and a sequence
+//! number, so this process is its only writer; it is written only through this mapping, by the
+//! one consumer thread, and unmapped before it is truncated. Readers (`tapelog cat`, `check`,
+//! live followers) use `read(2)`, never a mapping, and trust only the bytes below the
+//! published committed length. Another program that writes to or truncates a live segment
+//! breaks this invariant; tapelog cannot defend against that.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+
+use memmap2::{MmapMut, MmapOptions};
+
+use crate::clock::CLOCK_KIND;
+use crate::wire::header::{FileHeader, COMMITTED_OFFSET, FLAGS_OFFSET, FLAG_FINALIZED};
+use crate::wire::{ENTRY_HEADER_LEN, FORMAT_VERSION, SEGMENT_EXT};
+
+/// File name prefix of every segment.
+pub const FILE_PREFIX: &str = "tapelog-";
+
+/// Settings the writer needs.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentConfig {
+    pub dir: PathBuf,
+    pub size: usize,
+    pub run_id: u64,
+    pub metadata: Vec<(String, String)>,
+    pub max_files: Option<usize>,
+    pub max_bytes: Option<u64>,
+}
+
+struct Open {
+    _file: File,
+    map: MmapMut,
+    path: PathBuf,
+    /// Next write position; invariant: header_len <= pos <= map.len().
+    pos: usize,
+    /// Position last published as the committed length.
+    committed: usize,
+    /// Committed bytes already msync'ed.
+    synced: usize,
+}
+
+/// Writes one run's segments: create, append, publish, rotate, finalize.
+pub(crate) struct SegmentWriter {
+    cfg: SegmentConfig,
+    seq: u32,
+    open: Option<Open>,
+    /// Increments every time a segment is opened; the consumer uses it to know which
+    /// dictionary entries the current segment already holds.
+    pub serial: u64,
+}
+
+impl SegmentWriter {
+    /// Creates the directory if needed and opens the run's first segment.
+    pub fn create(cfg: SegmentConfig) -> io::Result<Self> {
+        fs::create_dir_all(&cfg.dir)?;
+        let mut w = SegmentWriter { cfg, seq: 0, open: None, serial: 0 };
+        w.open_next()?;
+        Ok(w)
+    }
+
+    /// Whether a segment is open for writing.
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Path of the open segment.
+    pub fn path(&self) -> Option<&Path> {
+        self.open.as_ref().map(|o| o.path.as_path())
+    }
+
+    /// Bytes left in the open segment (0 when none is open).
+    pub fn remaining(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.map.len() - o.pos)
+    }
+
+    /// Appends a whole entry; false if it does not fit.
+    pub fn write_entry(&mut self, kind: u8, payload: &[u8]) -> bool {
+        let Some(buf) = self.reserve(ENTRY_HEADER_LEN + payload.len()) else { return false };
+        buf[0] = kind;
+        buf[1..5].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        let crc = crate::wire::entry_crc(kind, payload.len() as u32, [payload]);
+        buf[5..9].copy_from_slice(&crc.to_le_bytes());
+        buf[ENTRY_HEADER_LEN..].copy_from_slice(payload);
+        true
+    }
+
+    /// Reserves `n` bytes at the write position and advances past them. The caller must fill
+    /// them before the next `publish`.
+    pub fn reserve(&mut self, n: usize) -> Option<&mut [u8]> {
+        let o = self.open.as_mut()?;
+        if o.map.len() - o.pos < n {
+            return None;
+        }
+        let start = o.pos;
+        o.pos += n;
+        Some(&mut o.map[start..start + n])
+    }
+
+    /// Publishes everything written so far as committed.
+    pub fn publish(&mut self) {
+        if let Some(o) = self.open.as_mut() {
+            if o.pos != o.committed {
+                o.committed = o.pos;
+                committed_cell(&o.map).store(o.pos as u64, Ordering::Release);
+            }
+        }
+    }
+
+    /// msyncs the committed bytes not yet synced.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if let Some(o) = self.open.as_mut() {
+            if o.committed > o.synced {
+                let page = 4096;
+                let start = o.synced / page * page;
+                o.map.flush_range(start, o.committed - start)?;
+                o.map.flush_range(0, page.min(o.map.len()))?;
+                o.synced = o.committed;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finalizes the open segment (if any) and opens the next one.
+    pub fn rotate(&mut self) -> io::Result<()> {
+        self.finalize();
+        self.open_next()
+    }
+
+    /// Marks the open segment finalized, unmaps it and truncates it to its committed length.
+    pub fn finalize(&mut self) {
+        self.publish();
+        let Some(o) = self.open.take() else { return };
+        flags_cell(&o.map).fetch_or(FLAG_FINALIZED, Ordering::Release);
+        let len = o.committed as u64;
+        let path = o.path.clone();
+        drop(o.map);
+        // The mapping is gone, so truncating cannot pull pages out from under it.
+        if let Err(e) = o._file.set_len(len) {
+            eprintln!("tapelog: cannot truncate {}: {e}", path.display());
+        }
+    }
+
+    /// Opens segment `seq` (creating it exclusively), then applies retention.
+    pub fn open_next(&mut self) -> io::Result<()> {
+        let name = format!("{FILE_PREFIX}{:020}-{:06}.{SEGMENT_EXT}", self.cfg.run_id, self.seq);
+        let path = self.cfg.dir.join(name);
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+        if let Err(e) = preallocate(&file, self.cfg.size as u64) {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        // SAFETY: we just created this file exclusively (O_EXCL) and are its only writer; see
+        // the module docs for the ownership invariant that keeps the mapping sound.
+        let mut map = unsafe { MmapOptions::new().len(self.cfg.size).map_mut(&file)? };
+        let header = FileHeader {
+            version: FORMAT_VERSION,
+            flags: 0,
+            header_len: 0,
+            committed: 0,
+            run_id: self.cfg.run_id,
+            seq: self.seq,
+            pid: std::process::id(),
+            created_unix_ns: crate::clock::unix_ns(),
+            clock: CLOCK_KIND,
+            metadata: self.cfg.metadata.clone(),
+        };
+        let mut hb = header.encode();
+        let header_len = hb.len();
+        if header_len > map.len() / 2 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "segment metadata is too large for the segment"));
+        }
+        hb[COMMITTED_OFFSET..COMMITTED_OFFSET + 8].copy_from_slice(&(header_len as u64).to_le_bytes());
+        map[..header_len].copy_from_slice(&hb);
+        self.open = Some(Open { _file: file, map, path, pos: header_len, committed: header_len, synced: 0 });
+        self.seq += 1;
+        self.serial += 1;
+        self.apply_retention();
+        Ok(())
+    }
+
+    /// Deletes the oldest segments of the directory beyond the configured limits.
+    fn apply_retention(&self) {
+        if self.cfg.max_files.is_none() && self.cfg.max_bytes.is_none() {
+            return;
+        }
+        let mut files = list_segments(&self.cfg.dir);
+        files.sort();
+        let current = self.path().map(Path::to_path_buf);
+        let mut total: u64 = files.iter().map(|(_, len)| *len).sum();
+        let mut count = files.len();
+        for (path, len) in files {
+            let over_files = self.cfg.max_files.is_some_and(|m| count > m);
+            let over_bytes = self.cfg.max_bytes.is_some_and(|m| total > m);
+            if !(over_files || over_bytes) {
+                break;
+            }
+            if Some(&path) == current.as_ref() {
+                continue;
+            }
+            if fs::remove_file(&path).is_ok() {
+                count -= 1;
+                total -= len;
+            }
+        }
+    }
+}
+
+impl Drop for SegmentWriter {
+    fn drop(&mut self) {
+        self.finalize();
+    }
+}
+
+/// Segment files in `dir` with their sizes (names sort oldest first).
+pub fn list_segments(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
+    rd.filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with(FILE_PREFIX) && n.ends_with(&format!(".{SEGMENT_EXT}"))
+        })
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
+        .collect()
+}
+
+fn committed_cell(map: &MmapMut) -> &AtomicU64 {
+    // SAFETY: the mapping is page-aligned and at least a header long, so offset 16 is an
+    // 8-aligned, in-bounds u64 that lives as long as the borrow of `map`; only this thread
+    // writes it, other processes read it with read(2).
+    unsafe { &*(map.as_ptr().add(COMMITTED_OFFSET) as *const AtomicU64) }
+}
+
+fn flags_cell(map: &MmapMut) -> &AtomicU16 {
+    // SAFETY: as for `committed_cell`: offset 10 is 2-aligned and in bounds.
+    unsafe { &*(map.as_ptr().add(FLAGS_OFFSET) as *const AtomicU16) }
+}
+
+/// Reserves the file's blocks now, so a full disk fails here with ENOSPC instead of later as
+/// SIGBUS on a page fault inside the mapping.
+fn preallocate(file: &File, len: u64) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: the fd is open for writing for the duration of the call.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+        match rc {
+            0 => return Ok(()),
+            libc::EOPNOTSUPP | libc::EINVAL => {}
+            e => return Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+    file.set_len(len)
+}

@@ -1,0 +1,82 @@
+//! tapelog: a logger whose call costs nanoseconds.
+//!
+//! A log call copies a compact binary record (call-site id, tick counter, raw argument
+//! bytes) into the calling thread's own lock-free SPSC ring and returns: no lock, no
+//! allocation, no formatting, no system call. One consumer thread drains every ring into
+//! memory-mapped segment files; the `tapelog` CLI (crate `tapelog-decoder`) turns them back
+//! into exactly the text `format!` would have produced.
+//!
+//! ```
+//! let dir = std::env::temp_dir().join(format!("tapelog-doc-lib-{}", std::process::id()));
+//! let guard = tapelog::Builder::new().dir(&dir).start()?;
+//! let (qty, px) = (100u32, 101.25f64);
+//! tapelog::info!("fill {} @ {}", qty, px);
+//! tapelog::flush();
+//! drop(guard); // drains, finalizes, joins the consumer
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), tapelog::StartError>(())
+//! ```
+//!
+//! The data flow is the module tree: [`frontend`] (the hot path) → rings → `consumer` →
+//! segments, in the [`wire`] format that the decoder reads through the same code.
+
+#![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod clock;
+mod config;
+mod consumer;
+pub mod frontend;
+mod level;
+mod macros;
+mod shared;
+mod stats;
+pub mod text;
+pub mod wire;
+
+use std::sync::atomic::Ordering;
+
+pub use config::{Builder, Durability, Guard, Idle, Overflow, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
+pub use consumer::segment::{list_segments, FILE_PREFIX};
+pub use frontend::args::{Arg, ArgList, BaseArg};
+pub use level::{Level, ParseLevelError};
+pub use stats::{stats, Stats, ThreadStats, Totals};
+
+/// Returns once every record logged before the call (on any thread, in happens-before
+/// order) is in the segment, and synced if [`Durability::SyncOnFlush`] is set. Returns at
+/// once when no logger runs.
+///
+/// ```
+/// tapelog::flush(); // no logger running: returns immediately
+/// ```
+pub fn flush() {
+    if shared::GENERATION.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    if let Some(s) = shared::current() {
+        s.flush();
+    }
+}
+
+/// Items the macros expand to. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::frontend::callsite::Callsite;
+    pub use crate::frontend::log;
+
+    /// Test hook: stops (`true`) or resumes the consumer's draining, to fill rings on
+    /// purpose. `flush()` waits while paused.
+    pub fn pause_consumer(paused: bool) {
+        if let Some(s) = crate::shared::current() {
+            s.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+            s.wake_consumer();
+        }
+    }
+
+    /// Compile-time check of a format string against the argument count.
+    pub const fn check_format(fmt: &str, nargs: usize) {
+        if let Err(e) = crate::text::check_format(fmt, nargs) {
+            panic!("{}", e);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! State shared between producers, the consumer, and the control API (`flush`, `stats`).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread::Thread;
+
+use crate::config::Config;
+
+/// Generation of the running logger; 0 when none runs. Producers compare it with the
+/// generation their ring belongs to on every call (a relaxed load: a stale value only means a
+/// record goes to a ring the consumer is about to close, which `ThreadShared::closed`
+/// accounts for as dropped).
+pub(crate) static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The running logger, or the last one (so `stats()` still answers after shutdown).
+/// Locked only on slow paths: thread attach, start, shutdown, stats.
+pub(crate) static CURRENT: Mutex<Option<Arc<Shared>>> = Mutex::new(None);
+
+/// Records logged while no logger ran (before `start()`, after shutdown, or from a thread
+/// whose thread-locals were already destroyed).
+pub(crate) static NO_LOGGER_DROPS: AtomicU64 = AtomicU64::new(0);
+
+/// A thread's ring handed to the consumer.
+pub(crate) struct NewThread {
+    pub ring: rtrb::Consumer<u8>,
+    pub shared: Arc<ThreadShared>,
+}
+
+/// Counters and identity of one producer thread.
+#[derive(Debug)]
+pub(crate) struct ThreadShared {
+    pub id: u32,
+    pub os_tid: u64,
+    pub name: String,
+    pub capacity: usize,
+    pub producer: ProducerCounters,
+    pub consumer: ConsumerCounters,
+}
+
+/// Written only by the producer thread (plain load+store, no read-modify-write), read by
+/// anyone with Relaxed: they are statistics, and exactness is only promised once the
+/// consumer has observed the records they count (after `flush()` or shutdown), which the
+/// ring's Release/Acquire and the flush handshake order.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct ProducerCounters {
+    pub logged: AtomicU64,
+    pub dropped: AtomicU64,
+    pub blocked: AtomicU64,
+    /// Ticks of the first and last drop of the current gap (for the final drop report).
+    pub gap_first: AtomicU64,
+    pub gap_last: AtomicU64,
+}
+
+/// Written only by the consumer thread.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct ConsumerCounters {
+    pub written: AtomicU64,
+    /// Records the consumer could not store (no segment could be opened).
+    pub lost: AtomicU64,
+    pub depth: AtomicU64,
+    pub high_water: AtomicU64,
+    /// Set (Release) once the consumer has taken its last look at the ring: anything logged
+    /// into it afterwards will never be written, and stats count it as dropped.
+    pub closed: AtomicBool,
+    /// The thread exited (its ring was abandoned and drained).
+    pub exited: AtomicBool,
+}
+
+impl ThreadShared {
+    pub fn new(id: u32, os_tid: u64, name: String, capacity: usize) -> Self {
+        ThreadShared {
+            id,
+            os_tid,
+            name,
+            capacity,
+            producer: ProducerCounters::default(),
+            consumer: ConsumerCounters::default(),
+        }
+    }
+}
+
+/// Consumer-wide totals.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub bytes_written: AtomicU64,
+    pub segments: AtomicU64,
+    pub batches: AtomicU64,
+    pub io_errors: AtomicU64,
+}
+
+/// One running logger.
+pub(crate) struct Shared {
+    pub generation: u64,
+    pub config: Config,
+    /// Set under `CURRENT`'s lock at shutdown: no thread may attach afterwards.
+    pub closing: AtomicBool,
+    /// Rings waiting for the consumer to adopt them.
+    pub pending: Mutex<Vec<NewThread>>,
+    pub pending_flag: AtomicBool,
+    /// Every thread that attached, for `stats()`.
+    pub threads: Mutex<Vec<Arc<ThreadShared>>>,
+    /// Flush tickets requested / completed.
+    pub flush_requested: AtomicU64,
+    pub flush_done: AtomicU64,
+    pub flush_lock: Mutex<()>,
+    pub flush_cv: Condvar,
+    pub shutdown: AtomicBool,
+    pub consumer_thread: OnceLock<Thread>,
+    /// False once the consumer thread has ended (normally or not).
+    pub consumer_alive: AtomicBool,
+    pub totals: Totals,
+    pub last_error: Mutex<Option<String>>,
+    /// Test hook: while set, the consumer takes nothing from the rings.
+    pub paused: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(generation: u64, config: Config) -> Self {
+        Shared {
+            generation,
+            config,
+            closing: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+            pending_flag: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+            flush_requested: AtomicU64::new(0),
+            flush_done: AtomicU64::new(0),
+            flush_lock: Mutex::new(()),
+            flush_cv: Condvar::new(),
+            shutdown: AtomicBool::new(false),
+            consumer_thread: OnceLock::new(),
+            consumer_alive: AtomicBool::new(true),
+            totals: Totals::default(),
+            last_error: Mutex::new(None),
+            paused: AtomicBool::new(false),
+        }
+    }
+
+    /// Wakes the consumer if it sleeps.
+    pub fn wake_consumer(&self) {
+        if let Some(t) = self.consumer_thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// Requests a flush and waits until the consumer has written (and, if configured, synced)
+    /// everything logged before the request.
+    pub fn flush(&self) {
+        // SeqCst RMW: the consumer's Acquire load of this counter synchronizes with it, so
+        // every record committed before this call (on this thread, or on threads that
+        // happen-before it) is visible to the drain pass the consumer starts afterwards.
+        let ticket = self.flush_requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake_consumer();
+        let mut guard = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Acquire pairs with the consumer's Release store after its drain.
+        while self.flush_done.load(Ordering::Acquire) < ticket && self.consumer_alive.load(Ordering::Acquire) {
+            let (g, _) = self
+                .flush_cv
+                .wait_timeout(guard, std::time::Duration::from_millis(5))
+                .unwrap_or_else(|p| p.into_inner());
+            guard = g;
+            self.wake_consumer();
+        }
+    }
+
+    /// Marks flush tickets up to `ticket` done and wakes waiters.
+    pub fn complete_flush(&self, ticket: u64) {
+        // Release: the segment writes of the drain happen-before a waiter's Acquire load.
+        self.flush_done.fetch_max(ticket, Ordering::Release);
+        let _g = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush_cv.notify_all();
+    }
+
+    pub fn set_error(&self, e: String) {
+        self.totals.io_errors.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+}
+
+/// The current (or most recent) logger.
+pub(crate) fn current() -> Option<Arc<Shared>> {
+    CURRENT.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}

@@ -1,0 +1,138 @@
+//! Counters: per thread and in total.
+
+use std::sync::atomic::Ordering;
+
+use crate::shared::{current, NO_LOGGER_DROPS};
+
+/// A snapshot of one producer thread's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThreadStats {
+    /// tapelog's id for the thread (as written in segments).
+    pub id: u32,
+    /// The operating system's thread id.
+    pub os_tid: u64,
+    /// The thread's name, or empty.
+    pub name: String,
+    /// Ring capacity in bytes.
+    pub capacity: usize,
+    /// Bytes in the ring when the consumer last looked.
+    pub depth: u64,
+    /// Most bytes the consumer ever found in the ring.
+    pub high_water: u64,
+    /// Log calls made (written + dropped + still in the ring).
+    pub logged: u64,
+    /// Records written to segments.
+    pub written: u64,
+    /// Records lost: ring full in `Drop` mode, too large for the ring, no segment to write
+    /// to, or logged after the consumer's last look at the ring.
+    pub dropped: u64,
+    /// Calls that found the ring full and waited (`Block` mode).
+    pub blocked: u64,
+    /// The thread has exited and its ring was drained and freed.
+    pub exited: bool,
+}
+
+impl ThreadStats {
+    /// Records logged but neither written nor dropped yet (in the ring or in flight).
+    pub fn pending(&self) -> u64 {
+        self.logged.saturating_sub(self.written + self.dropped)
+    }
+}
+
+/// Totals over every thread of the logger, and consumer-wide counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Totals {
+    /// Sum of [`ThreadStats::logged`], plus calls made while no logger ran.
+    pub logged: u64,
+    /// Sum of [`ThreadStats::written`].
+    pub written: u64,
+    /// Sum of [`ThreadStats::dropped`], plus calls made while no logger ran.
+    pub dropped: u64,
+    /// Sum of [`ThreadStats::blocked`].
+    pub blocked: u64,
+    /// Calls made while no logger ran (before `start()`, after the guard dropped). Counted
+    /// in `logged` and `dropped` too.
+    pub dropped_no_logger: u64,
+    /// Bytes the consumer wrote into segments (entry framing included).
+    pub bytes_written: u64,
+    /// Segments opened.
+    pub segments: u64,
+    /// Batches written.
+    pub batches: u64,
+    /// I/O failures (a segment that could not be opened, msync errors).
+    pub io_errors: u64,
+}
+
+/// A snapshot of every counter. See [`stats()`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Whether a logger is running.
+    pub running: bool,
+    /// Every thread that logged into the current (or last) logger.
+    pub threads: Vec<ThreadStats>,
+    /// Totals.
+    pub total: Totals,
+    /// The last I/O error message, if any.
+    pub last_error: Option<String>,
+}
+
+/// Counters of the running logger (or of the last one, after its guard dropped).
+///
+/// Counters are read without stopping anything, so while threads log, `pending()` records are
+/// in flight. After [`crate::flush()`] (with no concurrent logging) or after shutdown, the
+/// identity `written + dropped == logged` holds exactly, per thread and in total.
+///
+/// ```
+/// let s = tapelog::stats();
+/// assert_eq!(s.total.written + s.total.dropped + s.threads.iter().map(|t| t.pending()).sum::<u64>(),
+///            s.total.logged);
+/// ```
+pub fn stats() -> Stats {
+    let no_logger = NO_LOGGER_DROPS.load(Ordering::Relaxed);
+    let mut out = Stats::default();
+    out.total.dropped_no_logger = no_logger;
+    out.total.logged = no_logger;
+    out.total.dropped = no_logger;
+    let Some(sh) = current() else { return out };
+    out.running = sh.generation == crate::shared::GENERATION.load(Ordering::Relaxed);
+    let threads = sh.threads.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for t in threads {
+        // Acquire on `closed` pairs with the consumer's Release: `written` is final then.
+        let closed = t.consumer.closed.load(Ordering::Acquire);
+        let logged = t.producer.logged.load(Ordering::Relaxed);
+        let written = t.consumer.written.load(Ordering::Relaxed);
+        let mut dropped = t.producer.dropped.load(Ordering::Relaxed) + t.consumer.lost.load(Ordering::Relaxed);
+        if closed {
+            // Anything logged into a ring the consumer has stopped reading is lost.
+            dropped = dropped.max(logged.saturating_sub(written));
+        }
+        let ts = ThreadStats {
+            id: t.id,
+            os_tid: t.os_tid,
+            name: t.name.clone(),
+            capacity: t.capacity,
+            depth: t.consumer.depth.load(Ordering::Relaxed),
+            high_water: t.consumer.high_water.load(Ordering::Relaxed),
+            logged,
+            written,
+            dropped,
+            blocked: t.producer.blocked.load(Ordering::Relaxed),
+            exited: t.consumer.exited.load(Ordering::Relaxed),
+        };
+        out.total.logged += ts.logged;
+        out.total.written += ts.written;
+        out.total.dropped += ts.dropped;
+        out.total.blocked += ts.blocked;
+        out.threads.push(ts);
+    }
+    let t = &sh.totals;
+    out.total.bytes_written = t.bytes_written.load(Ordering::Relaxed);
+    out.total.segments = t.segments.load(Ordering::Relaxed);
+    out.total.batches = t.batches.load(Ordering::Relaxed);
+    out.total.io_errors = t.io_errors.load(Ordering::Relaxed);
+    out.last_error = sh.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    out
+}

@@ -1,0 +1,13 @@
+//! Deferred text: format-string grammar, compile-time checks, and the renderer that
+//! reproduces `format!` output from decoded [`Value`]s.
+
+mod value;
+pub use value::Value;
+
+mod check;
+mod render;
+mod spec;
+
+pub use check::check_format;
+pub use render::RenderError;
+pub use spec::{FormatError, Template};

@@ -1,0 +1,770 @@
+//! Reproduces `format!` output from a [`Template`] and decoded [`Value`]s.
+//!
+//! std writes every number (digits, sign, `0x` prefix, precision, and the width when
+//! it pads with zeros or spaces on the left), because std's integer and float
+//! algorithms define the output. std cannot take a fill character or an alignment at
+//! run time, so other padding is applied here: by chars, left-aligned by default for
+//! text and right-aligned for numbers. Text is truncated and padded here too, and
+//! `Option`/`[u8]` Debug is built the way `debug_tuple`/`debug_list` build it,
+//! handing the whole spec down to each element.
+//!
+//! Two fast paths skip `fmt` for plain `{}`: integers up to 64 bits, and floats whose
+//! shortest decimal is short (see [`push_short`]); both are checked against std.
+
+use std::fmt::{self, Write as _};
+
+use super::spec::{Align, Kind, Piece, Spec, Template};
+use super::Value;
+
+/// Why a record could not be rendered. Only corrupt or mismatched input causes these:
+/// a record that was logged through the checked macros always renders.
+///
+/// ```
+/// use tapelog::text::{RenderError, Template, Value};
+///
+/// let t = Template::parse("{:x}")?;
+/// let mut out = String::new();
+/// assert_eq!(
+///     t.render(&[Value::Str("ff")], &mut out),
+///     Err(RenderError::Unsupported { index: 0, spec: "LowerHex (`{:x}`)", value: "str" })
+/// );
+/// assert_eq!(
+///     t.render(&[], &mut out),
+///     Err(RenderError::MissingArgument { index: 0, len: 0 })
+/// );
+/// # Ok::<(), tapelog::text::FormatError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RenderError {
+    /// The template refers to argument `index` but the record carries only `len`.
+    MissingArgument {
+        /// Index the placeholder refers to.
+        index: usize,
+        /// Number of arguments given.
+        len: usize,
+    },
+    /// Argument `index` is of a type Rust would not have formatted with this spec
+    /// (for example `{:x}` on a string), so `format!` has no output to reproduce.
+    Unsupported {
+        /// Index of the argument.
+        index: usize,
+        /// The formatting trait the placeholder asks for.
+        spec: &'static str,
+        /// The argument's type.
+        value: &'static str,
+    },
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::MissingArgument { index, len } => {
+                write!(f, "format string refers to argument {index} but the record has {len}")
+            }
+            RenderError::Unsupported { index, spec, value } => {
+                write!(f, "argument {index} is a `{value}`, which does not implement {spec}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// The value cannot be formatted with the spec (the caller knows which argument it is).
+struct Mismatch;
+
+impl Template {
+    /// Appends to `out` exactly what `format!` printed for this format string and
+    /// these arguments. `out` is not cleared first, so one buffer can be reused.
+    ///
+    /// Arguments past [`arg_count`](Template::arg_count) are ignored. On error, `out`
+    /// holds whatever was rendered before the failing placeholder.
+    ///
+    /// ```
+    /// use tapelog::text::{Template, Value};
+    ///
+    /// let t = Template::parse("{:?} {:*^9.1} {0:?}")?;
+    /// let mut out = String::new();
+    /// t.render(&[Value::Str("a\"b"), Value::F64(2.25)], &mut out)?;
+    /// assert_eq!(out, format!("{:?} {:*^9.1} {0:?}", "a\"b", 2.25));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn render(&self, args: &[Value<'_>], out: &mut String) -> Result<(), RenderError> {
+        for piece in self.pieces.iter() {
+            match piece {
+                Piece::Literal(s) => out.push_str(s),
+                Piece::Plain(index) => {
+                    let v = arg(args, *index)?;
+                    if plain(v, out).is_err() {
+                        return Err(unsupported(*index, Kind::Display, v));
+                    }
+                }
+                Piece::Arg { index, spec } => {
+                    let v = arg(args, *index)?;
+                    if value(v, spec, out).is_err() {
+                        return Err(unsupported(*index, spec.kind, v));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn arg<'v, 'a>(args: &'v [Value<'a>], index: usize) -> Result<&'v Value<'a>, RenderError> {
+    args.get(index).ok_or(RenderError::MissingArgument { index, len: args.len() })
+}
+
+fn unsupported(index: usize, kind: Kind, v: &Value<'_>) -> RenderError {
+    RenderError::Unsupported { index, spec: kind.describe(), value: type_name(v) }
+}
+
+fn type_name(v: &Value<'_>) -> &'static str {
+    match v {
+        Value::U8(_) => "u8",
+        Value::U16(_) => "u16",
+        Value::U32(_) => "u32",
+        Value::U64(_) => "u64",
+        Value::U128(_) => "u128",
+        Value::Usize(_) => "usize",
+        Value::I8(_) => "i8",
+        Value::I16(_) => "i16",
+        Value::I32(_) => "i32",
+        Value::I64(_) => "i64",
+        Value::I128(_) => "i128",
+        Value::Isize(_) => "isize",
+        Value::F32(_) => "f32",
+        Value::F64(_) => "f64",
+        Value::Bool(_) => "bool",
+        Value::Char(_) => "char",
+        Value::Str(_) => "str",
+        Value::Bytes(_) => "[u8]",
+        Value::None | Value::Some(_) => "Option",
+    }
+}
+
+/// `{}` with no spec: the hot path of the decoder.
+fn plain(v: &Value<'_>, out: &mut String) -> Result<(), Mismatch> {
+    match *v {
+        Value::U8(n) => push_u64(out, n.into()),
+        Value::U16(n) => push_u64(out, n.into()),
+        Value::U32(n) => push_u64(out, n.into()),
+        Value::U64(n) | Value::Usize(n) => push_u64(out, n),
+        Value::I8(n) => push_i64(out, n.into()),
+        Value::I16(n) => push_i64(out, n.into()),
+        Value::I32(n) => push_i64(out, n.into()),
+        Value::I64(n) | Value::Isize(n) => push_i64(out, n),
+        Value::U128(n) => std_write(out, format_args!("{n}")),
+        Value::I128(n) => std_write(out, format_args!("{n}")),
+        Value::F32(x) => {
+            if !push_short(out, x) {
+                std_write(out, format_args!("{x}"));
+            }
+        }
+        Value::F64(x) => {
+            if !push_short(out, x) {
+                std_write(out, format_args!("{x}"));
+            }
+        }
+        Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Value::Char(c) => out.push(c),
+        Value::Str(s) => out.push_str(s),
+        Value::Bytes(_) | Value::None | Value::Some(_) => return Err(Mismatch),
+    }
+    Ok(())
+}
+
+/// Any value with any spec.
+fn value(v: &Value<'_>, spec: &Spec, out: &mut String) -> Result<(), Mismatch> {
+    let debug = spec.kind.is_debug();
+    match v {
+        Value::U8(n) => int(*n, spec, out),
+        Value::U16(n) => int(*n, spec, out),
+        Value::U32(n) => int(*n, spec, out),
+        // usize/isize format exactly like the 64-bit integers they are carried as.
+        Value::U64(n) | Value::Usize(n) => int(*n, spec, out),
+        Value::U128(n) => int(*n, spec, out),
+        Value::I8(n) => int(*n, spec, out),
+        Value::I16(n) => int(*n, spec, out),
+        Value::I32(n) => int(*n, spec, out),
+        Value::I64(n) | Value::Isize(n) => int(*n, spec, out),
+        Value::I128(n) => int(*n, spec, out),
+        Value::F32(x) => float(*x, spec, out)?,
+        Value::F64(x) => float(*x, spec, out)?,
+        // bool's Debug is its Display: both go through `Formatter::pad`.
+        Value::Bool(b) if debug || spec.kind == Kind::Display => pad_str(out, if *b { "true" } else { "false" }, spec),
+        Value::Char(c) if spec.kind == Kind::Display => pad_str(out, c.encode_utf8(&mut [0; 4]), spec),
+        Value::Str(s) if spec.kind == Kind::Display => pad_str(out, s, spec),
+        // str and char Debug ignore width, precision and every flag.
+        Value::Char(c) if debug => std_write(out, format_args!("{c:?}")),
+        Value::Str(s) if debug => std_write(out, format_args!("{s:?}")),
+        Value::Bytes(b) if debug => bytes(b, spec, out),
+        // A unit variant's derived Debug is a bare `write_str`: no padding.
+        Value::None if debug => out.push_str("None"),
+        Value::Some(inner) if debug => {
+            // `debug_tuple("Some").field(inner)`, handing the spec to `inner`.
+            if spec.alternate {
+                out.push_str("Some(\n");
+                let start = out.len();
+                value(inner, spec, out)?;
+                out.push_str(",\n");
+                indent(out, start);
+                out.push(')');
+            } else {
+                out.push_str("Some(");
+                value(inner, spec, out)?;
+                out.push(')');
+            }
+        }
+        _ => return Err(Mismatch),
+    }
+    Ok(())
+}
+
+/// Appends std's rendering of `args`. Writing into a String never fails, nor do
+/// std's own impls, so the `fmt::Result` carries nothing.
+fn std_write(out: &mut String, args: fmt::Arguments<'_>) {
+    let _ = out.write_fmt(args);
+}
+
+/// Every integer type implements every formatting trait the grammar has, and its
+/// `{:x?}`/`{:X?}`/`{:?}` are exactly its `{:x}`/`{:X}`/`{}` with the same flags.
+fn int<T>(n: T, spec: &Spec, out: &mut String)
+where
+    T: fmt::Display + fmt::LowerHex + fmt::UpperHex + fmt::Octal + fmt::Binary,
+    T: fmt::LowerExp + fmt::UpperExp,
+{
+    let start = out.len();
+    match spec.kind {
+        Kind::Display | Kind::Debug => std_display(out, &n, spec),
+        Kind::LowerHex | Kind::DebugLowerHex => std_lower_hex(out, &n, spec),
+        Kind::UpperHex | Kind::DebugUpperHex => std_upper_hex(out, &n, spec),
+        Kind::Octal => std_octal(out, &n, spec),
+        Kind::Binary => std_binary(out, &n, spec),
+        Kind::LowerExp => std_lower_exp(out, &n, spec),
+        Kind::UpperExp => std_upper_exp(out, &n, spec),
+    }
+    pad_number(out, start, spec);
+}
+
+/// Floats: Display, Debug (which ignores the hex flags), and the exponent forms.
+fn float<T>(x: T, spec: &Spec, out: &mut String) -> Result<(), Mismatch>
+where
+    T: fmt::Display + fmt::Debug + fmt::LowerExp + fmt::UpperExp + ShortFloat,
+{
+    let start = out.len();
+    match spec.kind {
+        // `#` means nothing to float Display; `0` with a width is left to std.
+        Kind::Display if spec.precision.is_none() && !(spec.zero && spec.width > 0) => {
+            // std writes `+` before every non-negative number but NaN, which `short`
+            // refuses: std then starts again.
+            if spec.plus && !x.is_sign_negative() {
+                out.push('+');
+            }
+            if push_short(out, x) {
+                pad_right(out, start, spec);
+                return Ok(());
+            }
+            out.truncate(start);
+            std_display(out, &x, spec);
+        }
+        Kind::Display => std_display(out, &x, spec),
+        Kind::Debug | Kind::DebugLowerHex | Kind::DebugUpperHex => std_debug(out, &x, spec),
+        Kind::LowerExp => std_lower_exp(out, &x, spec),
+        Kind::UpperExp => std_upper_exp(out, &x, spec),
+        Kind::LowerHex | Kind::UpperHex | Kind::Octal | Kind::Binary => return Err(Mismatch),
+    }
+    pad_number(out, start, spec);
+    Ok(())
+}
+
+/// `[u8]` Debug, as `debug_list` writes it; each byte gets the whole spec.
+fn bytes(b: &[u8], spec: &Spec, out: &mut String) {
+    // `{:?}`/`{:#?}` of a byte with no width or sign is its plain digits.
+    let digits = spec.kind == Kind::Debug && spec.width == 0 && !spec.plus;
+    let byte = |x: u8, out: &mut String| {
+        if digits {
+            push_u64(out, x.into());
+        } else {
+            int(x, spec, out);
+        }
+    };
+    if spec.alternate {
+        if b.is_empty() {
+            out.push_str("[]");
+            return;
+        }
+        out.push_str("[\n");
+        for &x in b {
+            let start = out.len();
+            byte(x, out);
+            out.push_str(",\n");
+            indent(out, start);
+        }
+        out.push(']');
+    } else {
+        out.push('[');
+        for (i, &x) in b.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            byte(x, out);
+        }
+        out.push(']');
+    }
+}
+
+/// Indents every line of `out[start..]` by four spaces, as std's `PadAdapter` does
+/// for `{:#?}`: a line starts at `start` and after each `\n` that is not last.
+fn indent(out: &mut String, start: usize) {
+    let mut line = start;
+    while line < out.len() {
+        out.insert_str(line, "    ");
+        match out[line + 4..].find('\n') {
+            Some(k) => line += 4 + k + 1,
+            None => break,
+        }
+    }
+}
+
+/// `Formatter::pad`: truncate to `precision` chars, then pad to `width` chars
+/// (left-aligned unless told otherwise). The `0`, `+` and `#` flags do nothing here.
+fn pad_str(out: &mut String, s: &str, spec: &Spec) {
+    let s = match spec.precision {
+        Some(p) => match s.char_indices().nth(p.into()) {
+            Some((end, _)) => &s[..end],
+            None => s,
+        },
+        None => s,
+    };
+    let width = usize::from(spec.width);
+    if width == 0 {
+        out.push_str(s);
+        return;
+    }
+    let len = s.chars().count();
+    let (pre, post) = split(width.saturating_sub(len), spec.align, Align::Left);
+    push_fill(out, spec.fill, pre);
+    out.push_str(s);
+    push_fill(out, spec.fill, post);
+}
+
+/// Pads the number at `out[start..]` to the width unless std has (see [`Width`]).
+fn pad_number(out: &mut String, start: usize, spec: &Spec) {
+    if matches!(Width::of(spec), Width::Ours) {
+        pad_right(out, start, spec);
+    }
+}
+
+/// Pads `out[start..]`, an ASCII number, to the width with the fill, right-aligned
+/// unless told otherwise.
+fn pad_right(out: &mut String, start: usize, spec: &Spec) {
+    let len = out.len() - start;
+    let padding = usize::from(spec.width).saturating_sub(len);
+    let (pre, post) = split(padding, spec.align, Align::Right);
+    insert_fill(out, start, spec.fill, pre);
+    push_fill(out, spec.fill, post);
+}
+
+/// Splits `padding` into (before, after) as std's `Formatter::padding` does.
+fn split(padding: usize, align: Align, default: Align) -> (usize, usize) {
+    let align = if align == Align::Unknown { default } else { align };
+    match align {
+        Align::Left | Align::Unknown => (0, padding),
+        Align::Right => (padding, 0),
+        Align::Center => (padding / 2, padding.div_ceil(2)),
+    }
+}
+
+fn push_fill(out: &mut String, fill: char, n: usize) {
+    out.extend(std::iter::repeat_n(fill, n));
+}
+
+/// Inserts `n` fill chars at byte `at`, in chunks so no temporary string is allocated.
+fn insert_fill(out: &mut String, at: usize, fill: char, mut n: usize) {
+    if n == 0 {
+        return;
+    }
+    let mut unit = [0; 4];
+    let unit = fill.encode_utf8(&mut unit).as_bytes();
+    let per_chunk = 64 / unit.len();
+    let mut chunk = [0u8; 64];
+    for k in 0..per_chunk.min(n) {
+        chunk[k * unit.len()..(k + 1) * unit.len()].copy_from_slice(unit);
+    }
+    while n > 0 {
+        let k = n.min(per_chunk);
+        // Whole copies of one encoded char: always valid UTF-8.
+        out.insert_str(at, std::str::from_utf8(&chunk[..k * unit.len()]).unwrap_or_default());
+        n -= k;
+    }
+}
+
+/// Who pads a number to its width.
+#[derive(Clone, Copy)]
+enum Width {
+    /// No width, or padding std cannot do at run time (a fill other than space, or
+    /// `<`/`^`): [`pad_number`] pads afterwards.
+    Ours,
+    /// The `0` flag: std pads sign-aware with zeros, ignoring fill and alignment.
+    StdZeros(usize),
+    /// Right-aligned with spaces: std's default for numbers.
+    StdSpaces(usize),
+}
+
+impl Width {
+    fn of(s: &Spec) -> Width {
+        let w = usize::from(s.width);
+        if w == 0 {
+            Width::Ours
+        } else if s.zero {
+            Width::StdZeros(w)
+        } else if s.fill == ' ' && matches!(s.align, Align::Unknown | Align::Right) {
+            Width::StdSpaces(w)
+        } else {
+            Width::Ours
+        }
+    }
+}
+
+/// `write_std!(out, v, ty, flags, named args)`: std writes `v` as `{:<flags><ty>}`.
+macro_rules! write_std {
+    ($out:ident, $v:ident, $ty:literal, $flags:literal $(, $name:ident = $arg:expr)*) => {
+        std_write($out, format_args!(concat!("{:", $flags, $ty, "}"), $v $(, $name = $arg)*))
+    };
+}
+
+/// Generates one function per formatting trait that lets std write a number with the
+/// spec's `+`, `#`, precision and, where std can, width (see [`Width`]). Format
+/// strings must be literals, so the combinations are enumerated.
+macro_rules! std_core {
+    ($($name:ident: $bound:ident $ty:literal;)*) => {$(
+        fn $name<T: fmt::$bound>(out: &mut String, v: &T, s: &Spec) {
+            use Width::{Ours, StdSpaces as Sp, StdZeros as Z};
+            match (s.plus, s.alternate, s.precision.map(usize::from), Width::of(s)) {
+                (false, false, None, Ours) => write_std!(out, v, $ty, ""),
+                (true, false, None, Ours) => write_std!(out, v, $ty, "+"),
+                (false, true, None, Ours) => write_std!(out, v, $ty, "#"),
+                (true, true, None, Ours) => write_std!(out, v, $ty, "+#"),
+                (false, false, Some(p), Ours) => write_std!(out, v, $ty, ".p$", p = p),
+                (true, false, Some(p), Ours) => write_std!(out, v, $ty, "+.p$", p = p),
+                (false, true, Some(p), Ours) => write_std!(out, v, $ty, "#.p$", p = p),
+                (true, true, Some(p), Ours) => write_std!(out, v, $ty, "+#.p$", p = p),
+                (false, false, None, Z(w)) => write_std!(out, v, $ty, "0w$", w = w),
+                (true, false, None, Z(w)) => write_std!(out, v, $ty, "+0w$", w = w),
+                (false, true, None, Z(w)) => write_std!(out, v, $ty, "#0w$", w = w),
+                (true, true, None, Z(w)) => write_std!(out, v, $ty, "+#0w$", w = w),
+                (false, false, Some(p), Z(w)) => write_std!(out, v, $ty, "0w$.p$", w = w, p = p),
+                (true, false, Some(p), Z(w)) => write_std!(out, v, $ty, "+0w$.p$", w = w, p = p),
+                (false, true, Some(p), Z(w)) => write_std!(out, v, $ty, "#0w$.p$", w = w, p = p),
+                (true, true, Some(p), Z(w)) => write_std!(out, v, $ty, "+#0w$.p$", w = w, p = p),
+                (false, false, None, Sp(w)) => write_std!(out, v, $ty, "w$", w = w),
+                (true, false, None, Sp(w)) => write_std!(out, v, $ty, "+w$", w = w),
+                (false, true, None, Sp(w)) => write_std!(out, v, $ty, "#w$", w = w),
+                (true, true, None, Sp(w)) => write_std!(out, v, $ty, "+#w$", w = w),
+                (false, false, Some(p), Sp(w)) => write_std!(out, v, $ty, "w$.p$", w = w, p = p),
+                (true, false, Some(p), Sp(w)) => write_std!(out, v, $ty, "+w$.p$", w = w, p = p),
+                (false, true, Some(p), Sp(w)) => write_std!(out, v, $ty, "#w$.p$", w = w, p = p),
+                (true, true, Some(p), Sp(w)) => write_std!(out, v, $ty, "+#w$.p$", w = w, p = p),
+            }
+        }
+    )*};
+}
+
+std_core! {
+    std_display: Display "";
+    std_debug: Debug "?";
+    std_lower_hex: LowerHex "x";
+    std_upper_hex: UpperHex "X";
+    std_octal: Octal "o";
+    std_binary: Binary "b";
+    std_lower_exp: LowerExp "e";
+    std_upper_exp: UpperExp "E";
+}
+
+/// "00" "01" … "99": two digits per division, as std and `itoa` do. A `str`, so
+/// digits are pushed without a UTF-8 check.
+const DIGIT_PAIRS: &str = "\
+    0001020304050607080910111213141516171819202122232425262728293031323334353637383940\
+    4142434445464748495051525354555657585960616263646566676869707172737475767778798081\
+    828384858687888990919293949596979899";
+
+/// Writes `n` in decimal, left-padded with zeros to at least `min_len` digits.
+fn push_digits(out: &mut String, mut n: u64, min_len: usize) {
+    // Pairs of digits, least significant first; u64 has at most 20 digits.
+    let mut pairs = [0u8; 10];
+    let mut count = 0;
+    while n >= 100 {
+        pairs[count] = (n % 100) as u8;
+        n /= 100;
+        count += 1;
+    }
+    let top = n as usize;
+    let len = 2 * count + if top >= 10 { 2 } else { 1 };
+    for _ in len..min_len {
+        out.push('0');
+    }
+    if top >= 10 {
+        out.push_str(&DIGIT_PAIRS[2 * top..2 * top + 2]);
+    } else {
+        out.push_str(&DIGIT_PAIRS[2 * top + 1..2 * top + 2]);
+    }
+    for &pair in pairs[..count].iter().rev() {
+        let i = 2 * usize::from(pair);
+        out.push_str(&DIGIT_PAIRS[i..i + 2]);
+    }
+}
+
+/// `{}` of an unsigned integer, without the `fmt` machinery.
+fn push_u64(out: &mut String, n: u64) {
+    push_digits(out, n, 1);
+}
+
+/// `{}` of a signed integer, without the `fmt` machinery.
+fn push_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+// Fast `{}` of "short" floats.
+//
+// std's float Display prints the shortest decimal that parses back to the float,
+// positionally. When that decimal is `m / 10^k` with few digits it can be found much
+// faster than by std's general algorithm. Let `B` bound `m <= |x| * 10^k < B`, with
+// `B * 2^-p < 1/2` for `p` the float's fraction bits (f64: B = 10^15, p = 52, 0.22;
+// f32: B = 4 * 10^6, p = 23, 0.48). Then:
+// 1. The interval of reals that round to `x` is at most `ulp(x) <= |x| * 2^-p` wide,
+//    below 1/2 in units of `10^-k`: at most one `m` parses back to `x`.
+// 2. That `m` lies within 1/4 of `|x| * 10^k`, and computing the product (in f64)
+//    errs by less than 1/4 (at most 0.11 below B), so rounding it finds `m`.
+// 3. `m / 10^k == |x|` divides two exactly held numbers (`m < 2^53`, resp. `2^24`;
+//    `10^k` up to 10^22, resp. 10^10) and IEEE division rounds to nearest-even as
+//    parsing does, so it tests "parses back". No tie occurs: a midpoint between two
+//    floats has `p + 2` significant bits, so its `m` is at least `2^(p+1) > B`.
+// 4. Parsing back at `k` implies parsing back at `k + 1` (as `10m`, while below B),
+//    so one probe at the largest `k` below B decides whether a short decimal exists,
+//    and the smallest `k` that parses back gives the fewest significant digits (any
+//    decimal with more places and fewer digits would be a second `m` at some `k`).
+// Everything else (long decimals, huge or tiny magnitudes, NaN, infinities) goes to
+// std. Tests compare with std on every f32 below B and on random f64s.
+
+/// Powers of ten that f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// `round(s)` for `0 <= s < 2^52` without a libm call. Ties may go either way: by
+/// point 2 a tie is never the decimal sought.
+fn round_small(s: f64) -> u64 {
+    let t = s as u64;
+    t + u64::from(s - t as f64 >= 0.5)
+}
+
+/// What the short-float fast path needs to know about f32 and f64.
+trait ShortFloat: Copy {
+    /// `B` above.
+    const BOUND: f64;
+    /// `floor(log10(B))`.
+    const LOG10_BOUND: i32;
+    /// Largest `k` with `10^k` exact in this type.
+    const K_LIMIT: usize;
+    /// `|x|`, exactly, as f64.
+    fn wide_abs(self) -> f64;
+    fn is_sign_negative(self) -> bool;
+    /// `Some(m)` if `m = round(|x| * 10^k)` parses back to `|x|` (point 3).
+    fn parses_back(self, k: usize) -> Option<u64>;
+}
+
+impl ShortFloat for f64 {
+    const BOUND: f64 = 1e15;
+    const LOG10_BOUND: i32 = 15;
+    const K_LIMIT: usize = 22;
+    fn wide_abs(self) -> f64 {
+        self.abs()
+    }
+    fn is_sign_negative(self) -> bool {
+        self.is_sign_negative()
+    }
+    fn parses_back(self, k: usize) -> Option<u64> {
+        let m = round_small(self.abs() * POW10[k]);
+        (m as f64 / POW10[k] == self.abs()).then_some(m)
+    }
+}
+
+impl ShortFloat for f32 {
+    const BOUND: f64 = 4e6;
+    const LOG10_BOUND: i32 = 6;
+    const K_LIMIT: usize = 10;
+    fn wide_abs(self) -> f64 {
+        f64::from(self.abs())
+    }
+    fn is_sign_negative(self) -> bool {
+        self.is_sign_negative()
+    }
+    fn parses_back(self, k: usize) -> Option<u64> {
+        let m = round_small(self.wide_abs() * POW10[k]);
+        (m as f32 / POW10[k] as f32 == self.abs()).then_some(m)
+    }
+}
+
+/// Writes `{}` of `x` and returns true if its shortest decimal is short (`< B` once
+/// scaled to an integer); otherwise writes nothing and returns false.
+fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
+    let wide = x.wide_abs();
+    if wide.is_nan() || wide >= T::BOUND {
+        return false;
+    }
+    // The largest k with |x| * 10^k < B, guessed from the binary exponent
+    // (log10(2) ≈ 1233/4096) and then corrected.
+    let e2 = ((wide.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    let mut k = (T::LOG10_BOUND - 1 - ((e2 * 1233) >> 12)).clamp(0, T::K_LIMIT as i32) as usize;
+    while k > 0 && wide * POW10[k] >= T::BOUND {
+        k -= 1;
+    }
+    while k < T::K_LIMIT && wide * POW10[k + 1] < T::BOUND {
+        k += 1;
+    }
+    // Point 4: one probe at the largest k decides; then the smallest k wins.
+    let Some(m) = x.parses_back(k) else {
+        return false;
+    };
+    let (m, k) = (0..k).find_map(|shorter| x.parses_back(shorter).map(|m| (m, shorter))).unwrap_or((m, k));
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    push_decimal(out, m, k);
+    true
+}
+
+/// Writes `m / 10^k` positionally; `m < 10^15` and, when `k > 0`, `m % 10 != 0`.
+fn push_decimal(out: &mut String, m: u64, k: usize) {
+    const POW10_U64: [u64; 16] = {
+        let mut t = [1; 16];
+        let mut i = 1;
+        while i < 16 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    if k == 0 {
+        push_u64(out, m);
+    } else if k < 16 {
+        push_u64(out, m / POW10_U64[k]);
+        out.push('.');
+        push_digits(out, m % POW10_U64[k], k);
+    } else {
+        out.push_str("0.");
+        push_digits(out, m, k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_match_std_at_every_length() {
+        let mut out = String::new();
+        let mut n = 1u64;
+        loop {
+            for m in [n - 1, n, n + 1] {
+                out.clear();
+                push_u64(&mut out, m);
+                assert_eq!(out, m.to_string());
+            }
+            match n.checked_mul(10) {
+                Some(next) => n = next,
+                None => break,
+            }
+        }
+        for m in [i64::MIN, i64::MIN + 1, -100, -1, 0, i64::MAX] {
+            out.clear();
+            push_i64(&mut out, m);
+            assert_eq!(out, m.to_string());
+        }
+        out.clear();
+        push_u64(&mut out, u64::MAX);
+        assert_eq!(out, u64::MAX.to_string());
+    }
+
+    /// Random floats of the shapes that matter: any bit pattern, short decimals,
+    /// 15–17 digit decimals, values next to the bound and to powers of ten.
+    fn sample_floats(n: usize, mut check: impl FnMut(f64, f32)) {
+        let mut r = 0x2545_f491_4f6c_dd1d_u64;
+        for i in 0..n {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            let scale = POW10[(r >> 58) as usize % 23];
+            let x = match i % 6 {
+                0 => f64::from_bits(r),
+                1 => (r % 100_000_000) as f64 / scale,
+                2 => (r >> 11) as f64 / scale,
+                3 => f64::from_bits(scale.to_bits() + (r % 64) - 32),
+                4 => f64::from_bits(1e15f64.to_bits() - (r % 64)),
+                _ => (r % 1000) as f64 * 0.01 + (r % 7) as f64 * 0.1,
+            };
+            let y = match i % 4 {
+                0 => f32::from_bits(r as u32),
+                1 => (r % 100_000) as f32 / POW10[(r >> 60) as usize % 11] as f32,
+                2 => f32::from_bits((4e6f32).to_bits() - (r % 64) as u32),
+                _ => x as f32,
+            };
+            check(x, y);
+            check(-x, -y);
+        }
+    }
+
+    #[test]
+    fn short_floats_match_std() {
+        let (mut ours, mut want) = (String::new(), String::new());
+        let (mut hits64, mut hits32) = (0, 0);
+        let compare = |hit: bool, ours: &mut String, want: &mut String| {
+            if hit {
+                assert_eq!(ours, want);
+            } else {
+                assert!(ours.is_empty(), "{ours}");
+            }
+            ours.clear();
+            want.clear();
+            usize::from(hit)
+        };
+        sample_floats(200_000, |x, y| {
+            let hit = push_short(&mut ours, x);
+            std_write(&mut want, format_args!("{x}"));
+            hits64 += compare(hit, &mut ours, &mut want);
+            let hit = push_short(&mut ours, y);
+            std_write(&mut want, format_args!("{y}"));
+            hits32 += compare(hit, &mut ours, &mut want);
+        });
+        // The fast path must actually be taken for short decimals.
+        assert!(hits64 > 100_000 && hits32 > 100_000, "{hits64} {hits32}");
+        for x in [0.0, -0.0, 0.1 + 0.2, 1e15, 999_999_999_999_999.9, 1e-7, 5e-324] {
+            ours.clear();
+            want.clear();
+            if push_short(&mut ours, x) {
+                std_write(&mut want, format_args!("{x}"));
+                assert_eq!(ours, want);
+            }
+        }
+    }
+
+    #[test]
+    fn indent_skips_the_final_empty_line() {
+        let mut out = String::from("x[\n1,\n");
+        indent(&mut out, 1);
+        assert_eq!(out, "x    [\n    1,\n");
+    }
+
+    #[test]
+    fn insert_fill_handles_long_and_wide_fills() {
+        let mut out = String::from("ab");
+        insert_fill(&mut out, 1, 'é', 40);
+        assert_eq!(out, format!("a{}b", "é".repeat(40)));
+    }
+}

@@ -1,0 +1,425 @@
+//! Entry payloads other than the header: encoders used by the consumer and decoders used by
+//! every reader. Each payload lists its fields in order; later versions may append fields,
+//! which older readers ignore.
+//!
+//! ```text
+//! CALLSITE   id u32, level u8, line u32, nkinds u16, kinds [u8; nkinds],
+//!            format (u32 len + UTF-8), module (u16 len + UTF-8), file (u16 len + UTF-8)
+//! THREAD     thread u32, os_tid u64, name (u16 len + UTF-8)
+//! ANCHOR     ticks u64, unix_ns u64, ticks_per_sec f64
+//! BATCH      thread u32, base_ticks u64, records...
+//! DROPS      thread u32, count u64, first_ticks u64, last_ticks u64
+//! THREAD_END thread u32, logged u64, dropped u64
+//! record     callsite u32, ticks (low 48 bits, 6 bytes LE), arguments by kind
+//! ```
+
+use super::kinds::{arg_len, ArgError, ArgKind};
+use super::le;
+
+/// A call site's dictionary entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallsiteEntry<'a> {
+    /// Call-site id that records refer to.
+    pub id: u32,
+    /// Level (see [`crate::wire::level`]).
+    pub level: u8,
+    /// Source line.
+    pub line: u32,
+    /// Argument kinds, one byte each ([`ArgKind`]).
+    pub kinds: &'a [u8],
+    /// The format string.
+    pub format: &'a str,
+    /// Module path (the target).
+    pub module: &'a str,
+    /// Source file.
+    pub file: &'a str,
+}
+
+/// A producer thread's dictionary entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadEntry<'a> {
+    /// Thread id that batches refer to.
+    pub thread: u32,
+    /// The operating system's id for the thread.
+    pub os_tid: u64,
+    /// The thread's name (empty when unnamed).
+    pub name: &'a str,
+}
+
+/// A calibration anchor: one instant on both clocks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anchor {
+    /// Tick counter at the instant.
+    pub ticks: u64,
+    /// Unix time in ns at the instant.
+    pub unix_ns: u64,
+    /// The writer's best estimate of the tick rate.
+    pub ticks_per_sec: f64,
+}
+
+impl Anchor {
+    /// Converts a tick value to Unix ns using this anchor.
+    #[inline]
+    pub fn to_unix_ns(&self, ticks: u64) -> i128 {
+        let d = ticks.wrapping_sub(self.ticks) as i64 as f64;
+        let rate = if self.ticks_per_sec > 0.0 { self.ticks_per_sec } else { 1e9 };
+        self.unix_ns as i128 + (d * 1e9 / rate).round() as i128
+    }
+}
+
+/// Records dropped by a thread, as counted by the consumer or the producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drops {
+    /// Thread whose records were lost.
+    pub thread: u32,
+    /// How many records.
+    pub count: u64,
+    /// Ticks of the first drop.
+    pub first_ticks: u64,
+    /// Ticks of the last drop.
+    pub last_ticks: u64,
+}
+
+/// The end of a thread's stream, with its final counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadEnd {
+    /// The thread.
+    pub thread: u32,
+    /// Records it logged.
+    pub logged: u64,
+    /// Records of it that were dropped.
+    pub dropped: u64,
+}
+
+/// The fixed head of a BATCH payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHead {
+    /// Thread the records belong to.
+    pub thread: u32,
+    /// Ticks read by the consumer when it took the batch; records unwrap near it.
+    pub base_ticks: u64,
+}
+
+/// A payload that does not hold what its kind promises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError {
+    /// Byte offset within the payload.
+    pub at: usize,
+    /// What is wrong.
+    pub what: &'static str,
+}
+
+impl core::fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} (payload byte {})", self.what, self.at)
+    }
+}
+
+fn err<T>(at: usize, what: &'static str) -> Result<T, PayloadError> {
+    Err(PayloadError { at, what })
+}
+
+struct Cur<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn u8(&mut self) -> Result<u8, PayloadError> {
+        let v = *self.b.get(self.at).ok_or(PayloadError { at: self.at, what: "payload too short" })?;
+        self.at += 1;
+        Ok(v)
+    }
+    fn u16(&mut self) -> Result<u16, PayloadError> {
+        let v = le::u16_at(self.b, self.at).ok_or(PayloadError { at: self.at, what: "payload too short" })?;
+        self.at += 2;
+        Ok(v)
+    }
+    fn u32(&mut self) -> Result<u32, PayloadError> {
+        let v = le::u32_at(self.b, self.at).ok_or(PayloadError { at: self.at, what: "payload too short" })?;
+        self.at += 4;
+        Ok(v)
+    }
+    fn u64(&mut self) -> Result<u64, PayloadError> {
+        let v = le::u64_at(self.b, self.at).ok_or(PayloadError { at: self.at, what: "payload too short" })?;
+        self.at += 8;
+        Ok(v)
+    }
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], PayloadError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len());
+        let Some(end) = end else { return err(self.at, "length runs past the payload") };
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn str_with(&mut self, n: usize) -> Result<&'a str, PayloadError> {
+        let at = self.at;
+        core::str::from_utf8(self.bytes(n)?).or_else(|_| err(at, "string is not UTF-8"))
+    }
+    fn str16(&mut self) -> Result<&'a str, PayloadError> {
+        let n = self.u16()? as usize;
+        self.str_with(n)
+    }
+    fn str32(&mut self) -> Result<&'a str, PayloadError> {
+        let n = self.u32()? as usize;
+        self.str_with(n)
+    }
+}
+
+fn put_str16(out: &mut Vec<u8>, s: &str) {
+    let mut n = s.len().min(u16::MAX as usize);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    out.extend_from_slice(&(n as u16).to_le_bytes());
+    out.extend_from_slice(&s.as_bytes()[..n]);
+}
+
+impl<'a> CallsiteEntry<'a> {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.push(self.level);
+        out.extend_from_slice(&self.line.to_le_bytes());
+        let nk = self.kinds.len().min(u16::MAX as usize);
+        out.extend_from_slice(&(nk as u16).to_le_bytes());
+        out.extend_from_slice(&self.kinds[..nk]);
+        out.extend_from_slice(&(self.format.len() as u32).to_le_bytes());
+        out.extend_from_slice(self.format.as_bytes());
+        put_str16(out, self.module);
+        put_str16(out, self.file);
+    }
+
+    /// Reads a payload.
+    pub fn decode(b: &'a [u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        let id = c.u32()?;
+        let level = c.u8()?;
+        let line = c.u32()?;
+        let nk = c.u16()? as usize;
+        let kinds = c.bytes(nk)?;
+        let format = c.str32()?;
+        let module = c.str16()?;
+        let file = c.str16()?;
+        Ok(CallsiteEntry { id, level, line, kinds, format, module, file })
+    }
+}
+
+impl<'a> ThreadEntry<'a> {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.thread.to_le_bytes());
+        out.extend_from_slice(&self.os_tid.to_le_bytes());
+        put_str16(out, self.name);
+    }
+
+    /// Reads a payload.
+    pub fn decode(b: &'a [u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        Ok(ThreadEntry { thread: c.u32()?, os_tid: c.u64()?, name: c.str16()? })
+    }
+}
+
+impl Anchor {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ticks.to_le_bytes());
+        out.extend_from_slice(&self.unix_ns.to_le_bytes());
+        out.extend_from_slice(&self.ticks_per_sec.to_bits().to_le_bytes());
+    }
+
+    /// Reads a payload.
+    pub fn decode(b: &[u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        let a = Anchor { ticks: c.u64()?, unix_ns: c.u64()?, ticks_per_sec: f64::from_bits(c.u64()?) };
+        if !(a.ticks_per_sec.is_finite() && a.ticks_per_sec > 0.0) {
+            return err(16, "tick rate is not a positive number");
+        }
+        Ok(a)
+    }
+}
+
+impl Drops {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.thread.to_le_bytes());
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(&self.first_ticks.to_le_bytes());
+        out.extend_from_slice(&self.last_ticks.to_le_bytes());
+    }
+
+    /// Reads a payload.
+    pub fn decode(b: &[u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        Ok(Drops { thread: c.u32()?, count: c.u64()?, first_ticks: c.u64()?, last_ticks: c.u64()? })
+    }
+
+    /// Reads the payload of an in-band drop marker record (call-site id 0).
+    pub fn decode_marker(thread: u32, args: &[u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b: args, at: 0 };
+        Ok(Drops { thread, count: c.u64()?, first_ticks: c.u64()?, last_ticks: c.u64()? })
+    }
+}
+
+impl ThreadEnd {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.thread.to_le_bytes());
+        out.extend_from_slice(&self.logged.to_le_bytes());
+        out.extend_from_slice(&self.dropped.to_le_bytes());
+    }
+
+    /// Reads a payload.
+    pub fn decode(b: &[u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        Ok(ThreadEnd { thread: c.u32()?, logged: c.u64()?, dropped: c.u64()? })
+    }
+}
+
+impl BatchHead {
+    /// Writes the fixed head into `out` (which must be [`super::BATCH_FIXED_LEN`] bytes).
+    pub fn write(&self, out: &mut [u8]) {
+        out[0..4].copy_from_slice(&self.thread.to_le_bytes());
+        out[4..12].copy_from_slice(&self.base_ticks.to_le_bytes());
+    }
+
+    /// Splits a BATCH payload into its head and its record bytes.
+    pub fn decode(b: &[u8]) -> Result<(Self, &[u8]), PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        let h = BatchHead { thread: c.u32()?, base_ticks: c.u64()? };
+        Ok((h, &b[super::BATCH_FIXED_LEN..]))
+    }
+}
+
+/// The parts of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// Call-site id ([`super::DROP_MARKER_ID`] for an in-band drop marker).
+    pub callsite: u32,
+    /// Low 48 bits of the tick counter.
+    pub ticks48: u64,
+    /// Encoded arguments.
+    pub args: &'a [u8],
+}
+
+/// Reads the header of the record at the start of `b`.
+#[inline]
+pub fn record_head(b: &[u8]) -> Option<(u32, u64)> {
+    let id = le::u32_at(b, 0)?;
+    let t = b.get(4..10)?;
+    let mut t8 = [0u8; 8];
+    t8[..6].copy_from_slice(t);
+    Some((id, u64::from_le_bytes(t8)))
+}
+
+/// Length of the arguments of a record with these kinds at the start of `args`.
+#[inline]
+pub fn args_len(kinds: &[u8], args: &[u8]) -> Result<usize, ArgError> {
+    let mut at = 0usize;
+    for &k in kinds {
+        at += arg_len(ArgKind(k), args.get(at..).ok_or(ArgError::Truncated)?)?;
+    }
+    Ok(at)
+}
+
+/// If every kind has a value-independent size, the total.
+pub fn static_args_len(kinds: &[u8]) -> Option<usize> {
+    kinds.iter().try_fold(0usize, |acc, &k| Some(acc + ArgKind(k).static_size()?))
+}
+
+/// Bytes that may wrap around the end of a ring: `a`, then `b`.
+#[derive(Debug, Clone, Copy)]
+pub struct Split<'a> {
+    /// The first part.
+    pub a: &'a [u8],
+    /// The continuation.
+    pub b: &'a [u8],
+}
+
+impl<'a> Split<'a> {
+    /// Total length.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.a.len() + self.b.len()
+    }
+
+    /// Whether both parts are empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `N` bytes at `at`, wherever they lie.
+    #[inline]
+    pub fn get<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        if at + N <= self.a.len() {
+            return self.a[at..at + N].try_into().ok();
+        }
+        if at >= self.a.len() {
+            let at = at - self.a.len();
+            return self.b.get(at..at + N)?.try_into().ok();
+        }
+        if at + N > self.len() {
+            return None;
+        }
+        let mut out = [0u8; N];
+        for (i, o) in out.iter_mut().enumerate() {
+            let p = at + i;
+            *o = if p < self.a.len() { self.a[p] } else { self.b[p - self.a.len()] };
+        }
+        Some(out)
+    }
+
+    /// Calls `f` with the one or two pieces that make up `range`.
+    pub fn pieces(&self, start: usize, end: usize, mut f: impl FnMut(&[u8])) {
+        let al = self.a.len();
+        if start < al {
+            f(&self.a[start..end.min(al)]);
+        }
+        if end > al {
+            f(&self.b[start.max(al) - al..end - al]);
+        }
+    }
+}
+
+/// Length of the whole record (header and arguments) at `at`, given its call site's kinds
+/// (and their total size, if static).
+#[inline]
+pub fn record_len_split(s: Split<'_>, at: usize, kinds: &[u8], static_len: Option<usize>) -> Result<usize, ArgError> {
+    let header = super::RECORD_HEADER_LEN;
+    let total = match static_len {
+        Some(n) => header + n,
+        None => {
+            let mut off = at + header;
+            for &k in kinds {
+                let kind = ArgKind(k);
+                if let Some(n) = kind.static_size() {
+                    off += n;
+                    continue;
+                }
+                let mut base = kind;
+                if kind.is_option() {
+                    let [tag] = s.get::<1>(off).ok_or(ArgError::Truncated)?;
+                    off += 1;
+                    match tag {
+                        0 => continue,
+                        1 => base = kind.base(),
+                        _ => return Err(ArgError::Invalid("option tag")),
+                    }
+                }
+                off += match base.fixed_size() {
+                    Some(n) => n,
+                    None if base == ArgKind::STR || base == ArgKind::BYTES => {
+                        4 + u32::from_le_bytes(s.get::<4>(off).ok_or(ArgError::Truncated)?) as usize
+                    }
+                    None => return Err(ArgError::UnknownKind(base.0)),
+                };
+            }
+            off - at
+        }
+    };
+    if at + total > s.len() {
+        return Err(ArgError::Truncated);
+    }
+    Ok(total)
+}

@@ -1,0 +1,71 @@
+//! After warm-up (first use of each call site, first call on the thread), a log call
+//! performs no heap allocation, whatever its argument kinds.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+mod common;
+use common::*;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+fn log_everything(i: u64, s: &str, owned: &String, bytes: &[u8]) {
+    tapelog::info!("Logging int: {}, int: {}, double: {}", i as u32, i, i as f64 * 0.25);
+    tapelog::debug!("str {} string {} bytes {:?}", s, owned, bytes);
+    tapelog::warn!("opt {:?} {:?} char {} bool {}", Some(i), None::<&str>, 'x', i % 2 == 0);
+    tapelog::error!("static message");
+}
+
+#[test]
+fn hot_path_allocates_nothing_after_warm_up() {
+    let _s = serial();
+    let dir = TempDir::new("noalloc");
+    let guard = tapelog::Builder::new()
+        .dir(dir.path())
+        .ring_capacity(64 << 10)
+        .overflow(tapelog::Overflow::Block)
+        .start()
+        .unwrap();
+    let owned = String::from("an owned string");
+    let bytes = [1u8, 2, 3, 4];
+    // Warm-up: registers the call sites and attaches this thread.
+    log_everything(0, "warm", &owned, &bytes);
+    let before = allocs();
+    for i in 0..200_000u64 {
+        log_everything(i, "hot", &owned, &bytes);
+    }
+    let after = allocs();
+    assert_eq!(after - before, 0, "log calls allocated {} times", after - before);
+    tapelog::flush();
+    assert_eq!(tapelog::stats().total.written, 4 * 200_001);
+    drop(guard);
+}
