@@ -9,7 +9,7 @@
 pub mod args;
 pub mod callsite;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -27,44 +27,72 @@ const DETACHED: u64 = u64::MAX;
 /// Process-wide thread ids written into segments.
 static NEXT_THREAD_ID: AtomicU32 = AtomicU32::new(1);
 
-/// The calling thread's producer side.
-struct Local {
-    /// Generation of the logger `producer` feeds; `DETACHED` when `producer` is `None`.
-    /// Invariant: `generation != DETACHED` iff `producer.is_some()`.
-    generation: u64,
-    producer: Option<rtrb::Producer<u8>>,
-    shared: Option<Arc<ThreadShared>>,
+/// What the hot path reads: plain data with no destructor, so reaching it is one
+/// `%fs`-relative address computation, with no lazy-initialization or destructor-state check.
+struct Hot {
+    /// Generation of the logger `producer` feeds, or `DETACHED`.
+    /// Invariant: `generation != DETACHED` implies `producer` points at the live producer
+    /// owned by this thread's [`Cold`].
+    generation: Cell<u64>,
+    producer: Cell<*mut rtrb::Producer<u8>>,
+    /// Records dropped since the last in-band drop marker; non-zero sends calls to the slow
+    /// path, which writes the marker first.
+    gap: Cell<u64>,
+    /// Log calls on this thread into the current ring (mirrored into `logged_cell`).
+    logged: Cell<u64>,
+    /// `ThreadShared::producer.logged` of the current ring; valid while attached (the Arc in
+    /// `Cold` keeps it alive).
+    logged_cell: Cell<*const AtomicU64>,
+}
+
+impl Hot {
+    const fn new() -> Self {
+        Hot {
+            generation: Cell::new(DETACHED),
+            producer: Cell::new(core::ptr::null_mut()),
+            gap: Cell::new(0),
+            logged: Cell::new(0),
+            logged_cell: Cell::new(core::ptr::null()),
+        }
+    }
+
+    fn reset(&self) {
+        self.generation.set(DETACHED);
+        self.producer.set(core::ptr::null_mut());
+        self.gap.set(0);
+        self.logged.set(0);
+        self.logged_cell.set(core::ptr::null());
+    }
+}
+
+/// Owner of this thread's ring and everything only slow paths need. Its destructor runs at
+/// thread exit: it detaches `Hot` first, then drops the producer, which tells the consumer
+/// (through rtrb's abandon flag) to drain and free the ring.
+struct Cold {
+    /// From `Box::into_raw`; freed in `detach`. Only ever used through this raw pointer (and
+    /// `Hot`'s copy of it), on this thread.
+    producer: *mut rtrb::Producer<u8>,
+    shared: Arc<ThreadShared>,
     overflow: Overflow,
-    /// Mirrors `shared.producer.logged`, so counting is one store, not a load and a store.
-    logged: u64,
     dropped: u64,
-    /// Records dropped since the last in-band drop marker (Drop mode).
-    gap_count: u64,
     gap_first: u64,
     gap_last: u64,
     /// Staging for records that wrap around the end of the ring; sized at attach.
     scratch: Vec<u8>,
 }
 
-impl Local {
-    const fn new() -> Self {
-        Local {
-            generation: DETACHED,
-            producer: None,
-            shared: None,
-            overflow: Overflow::Drop,
-            logged: 0,
-            dropped: 0,
-            gap_count: 0,
-            gap_first: 0,
-            gap_last: 0,
-            scratch: Vec::new(),
-        }
+impl Drop for Cold {
+    fn drop(&mut self) {
+        let _ = HOT.try_with(Hot::reset);
+        // SAFETY: `producer` came from Box::into_raw in `attach` and `Hot` no longer refers
+        // to it.
+        drop(unsafe { Box::from_raw(self.producer) });
     }
 }
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const { RefCell::new(Local::new()) };
+    static HOT: Hot = const { Hot::new() };
+    static COLD: RefCell<Option<Cold>> = const { RefCell::new(None) };
 }
 
 /// Logs one record through `cs`. Called by the macros.
@@ -86,15 +114,48 @@ fn log_first<A: ArgList>(cs: &'static Callsite, args: A) {
 
 #[inline(always)]
 fn log_with_id<A: ArgList>(id: u32, args: &A) {
-    let done = LOCAL.try_with(|cell| match cell.try_borrow_mut() {
-        Ok(mut l) => l.log(id, args),
-        // A log call from inside a log call on this thread (not possible with the built-in
-        // argument types): refuse rather than alias the ring.
-        Err(_) => no_logger_drop(),
-    });
-    if done.is_err() {
-        // Thread-locals already destroyed (logging from another TLS destructor).
-        no_logger_drop();
+    // SAFETY: `Hot` has no destructor, so its storage is valid for the whole life of this
+    // thread; the reference is used only during this call, on this thread. (Taking the
+    // address in a tiny closure lets the whole call inline.)
+    let h: &Hot = unsafe { &*HOT.with(|h| h as *const Hot) };
+    {
+        // One relaxed load and one compare for "attached to the running logger, and no drop
+        // marker owed".
+        if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | h.gap.get() != 0 {
+            if !slow_prepare() {
+                return;
+            }
+            if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | h.gap.get() != 0 {
+                // The logger changed again between the two checks: this call has no ring.
+                return no_logger_drop();
+            }
+        }
+        debug_assert!(!h.producer.get().is_null());
+        // SAFETY: the generation matched, so `producer` is the live producer owned by this
+        // thread's `Cold` (invariant of `Hot`); only this thread touches it, and nothing else
+        // holds a reference to it now: encoding runs only tapelog's own `Arg` impls, which
+        // never log, so this cannot be re-entered.
+        let producer = unsafe { &mut *h.producer.get() };
+        let len = RECORD_HEADER_LEN + args.encoded_len();
+        match producer.write_chunk_uninit(len) {
+            Ok(mut chunk) => {
+                let ticks = clock::ticks();
+                let (first, _) = chunk.as_mut_slices();
+                if first.len() == len {
+                    // SAFETY: `first` is `len` writable bytes of ring memory reserved for us.
+                    unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args) };
+                } else {
+                    write_wrapped(&mut chunk, id, ticks, args);
+                }
+                // SAFETY: all `len` bytes were initialized just above.
+                unsafe { chunk.commit_all() };
+            }
+            Err(_) => return full(id, args, len),
+        }
+        let n = h.logged.get() + 1;
+        h.logged.set(n);
+        // SAFETY: attached, so `logged_cell` points into the ThreadShared kept alive by Cold.
+        publish(unsafe { &*h.logged_cell.get() }, n);
     }
 }
 
@@ -109,83 +170,76 @@ fn publish(c: &AtomicU64, v: u64) {
     c.store(v, Ordering::Relaxed);
 }
 
-impl Local {
-    #[inline(always)]
-    fn log<A: ArgList>(&mut self, id: u32, args: &A) {
-        // One relaxed load and one compare for "still attached to the running logger, and
-        // no drop marker owed".
-        if (self.generation ^ GENERATION.load(Ordering::Relaxed)) | self.gap_count != 0 {
-            return self.log_slow(id, args);
-        }
-        let Some(producer) = self.producer.as_mut() else { return self.log_slow(id, args) };
-        let len = RECORD_HEADER_LEN + args.encoded_len();
-        match producer.write_chunk_uninit(len) {
-            Ok(mut chunk) => {
-                let ticks = clock::ticks();
-                let (first, _) = chunk.as_mut_slices();
-                if first.len() == len {
-                    // SAFETY: `first` is `len` writable bytes of ring memory reserved for us.
-                    unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args) };
-                } else {
-                    write_wrapped(&mut self.scratch, &mut chunk, id, ticks, args);
-                }
-                // SAFETY: all `len` bytes were initialized just above.
-                unsafe { chunk.commit_all() };
-                self.logged += 1;
-                if let Some(s) = &self.shared {
-                    publish(&s.producer.logged, self.logged);
-                }
-            }
-            Err(_) => self.full(id, args, len),
+/// Runs `f` with this thread's `Cold` (attaching first if needed) and `Hot`.
+fn with_cold<R>(f: impl FnOnce(&mut Cold, &Hot) -> R) -> Option<R> {
+    COLD.try_with(|cell| {
+        let mut guard = cell.try_borrow_mut().ok()?;
+        let cold = guard.as_mut()?;
+        HOT.try_with(|h| f(cold, h)).ok()
+    })
+    .ok()
+    .flatten()
+}
+
+/// Slow path before a write: (re)attach to the running logger and write an owed drop marker.
+/// Returns whether the hot path may now write; if not, the call was counted.
+#[cold]
+#[inline(never)]
+fn slow_prepare() -> bool {
+    let current = GENERATION.load(Ordering::Acquire);
+    let attached = HOT.with(|h| h.generation.get() == current);
+    if !attached {
+        // Drop the old ring (the consumer drains what is left), then attach to the new one.
+        let _ = COLD.try_with(|c| c.try_borrow_mut().map(|mut c| *c = None));
+        if current == 0 || !attach() {
+            no_logger_drop();
+            return false;
         }
     }
-
-    /// Not attached to the running logger, or a drop marker is owed.
-    #[cold]
-    #[inline(never)]
-    fn log_slow<A: ArgList>(&mut self, id: u32, args: &A) {
-        let current = GENERATION.load(Ordering::Acquire);
-        if self.generation != current {
-            self.detach();
-            if current == 0 || !self.attach() {
-                no_logger_drop();
-                return;
-            }
-        }
-        if self.gap_count != 0 && !self.write_drop_marker() {
+    let ok = with_cold(|c, h| {
+        if h.gap.get() != 0 && !write_drop_marker(c, h) {
             // Still no room for the marker: this record joins the gap.
-            self.count_drop(clock::ticks());
-            return;
+            count_drop(c, h, clock::ticks());
+            return false;
         }
-        self.log(id, args)
+        true
+    });
+    match ok {
+        Some(ok) => ok,
+        None => {
+            no_logger_drop();
+            false
+        }
     }
+}
 
-    /// The ring is full (or the record can never fit).
-    #[cold]
-    #[inline(never)]
-    fn full<A: ArgList>(&mut self, id: u32, args: &A, len: usize) {
-        let Some(producer) = self.producer.as_mut() else { return no_logger_drop() };
+/// The ring is full (or the record can never fit): wait or drop, per the overflow policy.
+#[cold]
+#[inline(never)]
+fn full<A: ArgList>(id: u32, args: &A, len: usize) {
+    let done = with_cold(|c, h| {
+        // SAFETY: attached (we came from the hot path with a matching generation), so the
+        // producer is live; the hot path's reference to it is no longer used.
+        let producer = unsafe { &mut *c.producer };
         let fits = len <= producer.buffer().capacity();
-        if self.overflow == Overflow::Block && fits {
-            if let Some(s) = &self.shared {
-                publish(&s.producer.blocked, s.producer.blocked.load(Ordering::Relaxed) + 1);
-            }
+        if c.overflow == Overflow::Block && fits {
+            let b = &c.shared.producer.blocked;
+            publish(b, b.load(Ordering::Relaxed) + 1);
             let mut spins = 0u32;
             loop {
                 if let Ok(mut chunk) = producer.write_chunk_uninit(len) {
                     // Stamp the record when it enters the ring, not when the wait began, so
                     // each thread's ticks stay in ring order.
                     let ticks = clock::ticks();
-                    write_wrapped(&mut self.scratch, &mut chunk, id, ticks, args);
-                    // SAFETY: write_wrapped initialized all `len` bytes.
+                    stage_and_copy(&mut c.scratch, &mut chunk, id, ticks, args);
+                    // SAFETY: stage_and_copy initialized all `len` bytes.
                     unsafe { chunk.commit_all() };
-                    self.logged += 1;
-                    if let Some(s) = &self.shared {
-                        publish(&s.producer.logged, self.logged);
-                    }
+                    let n = h.logged.get() + 1;
+                    h.logged.set(n);
+                    publish(&c.shared.producer.logged, n);
                     return;
                 }
-                if producer.is_abandoned() || GENERATION.load(Ordering::Relaxed) != self.generation {
+                if producer.is_abandoned() || GENERATION.load(Ordering::Relaxed) != h.generation.get() {
                     // The consumer is gone or going: waiting could be forever.
                     break;
                 }
@@ -197,89 +251,100 @@ impl Local {
                 }
             }
         }
-        self.count_drop(clock::ticks());
+        count_drop(c, h, clock::ticks());
+    });
+    if done.is_none() {
+        no_logger_drop();
     }
+}
 
-    fn count_drop(&mut self, ticks: u64) {
-        self.logged += 1;
-        self.dropped += 1;
-        if self.gap_count == 0 {
-            self.gap_first = ticks;
-        }
-        self.gap_count += 1;
-        self.gap_last = ticks;
-        if let Some(s) = &self.shared {
-            if self.gap_count == 1 {
-                publish(&s.producer.gap_first, ticks);
-            }
-            publish(&s.producer.gap_last, ticks);
-            publish(&s.producer.dropped, self.dropped);
-            publish(&s.producer.logged, self.logged);
-        } else {
-            no_logger_drop();
-        }
+fn count_drop(c: &mut Cold, h: &Hot, ticks: u64) {
+    let logged = h.logged.get() + 1;
+    h.logged.set(logged);
+    c.dropped += 1;
+    let gap = h.gap.get();
+    let p = &c.shared.producer;
+    if gap == 0 {
+        c.gap_first = ticks;
+        publish(&p.gap_first, ticks);
     }
+    h.gap.set(gap + 1);
+    c.gap_last = ticks;
+    publish(&p.gap_last, ticks);
+    publish(&p.dropped, c.dropped);
+    publish(&p.logged, logged);
+}
 
-    /// Writes the owed in-band drop marker; false if the ring has no room for it yet.
-    fn write_drop_marker(&mut self) -> bool {
-        let Some(producer) = self.producer.as_mut() else { return false };
-        let payload = (&self.gap_count, &self.gap_first, &self.gap_last);
-        let len = RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD;
-        match producer.write_chunk_uninit(len) {
-            Ok(mut chunk) => {
-                let ticks = clock::ticks();
-                write_wrapped(&mut self.scratch, &mut chunk, DROP_MARKER_ID, ticks, &payload);
-                // SAFETY: write_wrapped initialized all `len` bytes.
-                unsafe { chunk.commit_all() };
-                self.gap_count = 0;
-                true
-            }
-            Err(_) => false,
+/// Writes the owed in-band drop marker; false if the ring has no room for it yet.
+fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
+    // SAFETY: attached (callers checked), producer live, no other reference in use.
+    let producer = unsafe { &mut *c.producer };
+    let payload = (&h.gap.get(), &c.gap_first, &c.gap_last);
+    let len = RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD;
+    match producer.write_chunk_uninit(len) {
+        Ok(mut chunk) => {
+            let ticks = clock::ticks();
+            stage_and_copy(&mut c.scratch, &mut chunk, DROP_MARKER_ID, ticks, &payload);
+            // SAFETY: stage_and_copy initialized all `len` bytes.
+            unsafe { chunk.commit_all() };
+            h.gap.set(0);
+            true
         }
+        Err(_) => false,
     }
+}
 
-    /// Drops this thread's ring (the consumer drains what is left and then frees it).
-    fn detach(&mut self) {
-        self.producer = None;
-        self.shared = None;
-        self.generation = DETACHED;
-        self.logged = 0;
-        self.dropped = 0;
-        self.gap_count = 0;
+/// Creates this thread's ring for the running logger and hands it to the consumer.
+fn attach() -> bool {
+    let cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(shared) = cur.as_ref() else { return false };
+    // Under the lock, `closing` and GENERATION are stable with respect to shutdown, which
+    // sets both while holding it: no ring can be handed over after the consumer's last
+    // look at the pending list.
+    if shared.closing.load(Ordering::Relaxed) || shared.generation != GENERATION.load(Ordering::Relaxed) {
+        return false;
     }
-
-    /// Creates this thread's ring for the running logger and hands it to the consumer.
-    fn attach(&mut self) -> bool {
-        let cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(shared) = cur.as_ref() else { return false };
-        // Under the lock, `closing` and GENERATION are stable with respect to shutdown, which
-        // sets both while holding it: no ring can be handed over after the consumer's last
-        // look at the pending list.
-        if shared.closing.load(Ordering::Relaxed) || shared.generation != GENERATION.load(Ordering::Relaxed) {
-            return false;
+    let cap = shared.config.ring_capacity;
+    let (producer, ring) = rtrb::RingBuffer::<u8>::new(cap);
+    let th = std::thread::current();
+    let ts = Arc::new(ThreadShared::new(
+        NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed),
+        os_thread_id(),
+        th.name().unwrap_or("").to_string(),
+        cap,
+    ));
+    let producer = Box::into_raw(Box::new(producer));
+    let cold = Cold {
+        producer,
+        shared: ts.clone(),
+        overflow: shared.config.overflow,
+        dropped: 0,
+        gap_first: 0,
+        gap_last: 0,
+        scratch: Vec::with_capacity(4096.min(cap)),
+    };
+    let installed = COLD.try_with(|c| match c.try_borrow_mut() {
+        Ok(mut c) => {
+            *c = Some(cold);
+            true
         }
-        let cap = shared.config.ring_capacity;
-        let (producer, ring) = rtrb::RingBuffer::<u8>::new(cap);
-        let th = std::thread::current();
-        let ts = Arc::new(ThreadShared::new(
-            NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed),
-            os_thread_id(),
-            th.name().unwrap_or("").to_string(),
-            cap,
-        ));
-        shared.threads.lock().unwrap_or_else(|p| p.into_inner()).push(ts.clone());
-        shared.pending.lock().unwrap_or_else(|p| p.into_inner()).push(NewThread { ring, shared: ts.clone() });
-        // Release: the consumer's Acquire load of the flag sees the pushed ring.
-        shared.pending_flag.store(true, Ordering::Release);
-        self.producer = Some(producer);
-        self.shared = Some(ts);
-        self.overflow = shared.config.overflow;
-        self.generation = shared.generation;
-        if self.scratch.capacity() < 4096 {
-            self.scratch.reserve(4096);
-        }
-        true
+        Err(_) => false,
+    });
+    if installed != Ok(true) {
+        return false;
     }
+    HOT.with(|h| {
+        h.producer.set(producer);
+        h.logged_cell.set(&ts.producer.logged);
+        h.logged.set(0);
+        h.gap.set(0);
+        h.generation.set(shared.generation);
+    });
+    shared.threads.lock().unwrap_or_else(|p| p.into_inner()).push(ts.clone());
+    shared.pending.lock().unwrap_or_else(|p| p.into_inner()).push(NewThread { ring, shared: ts });
+    // Release: the consumer's Acquire load of the flag sees the pushed ring.
+    shared.pending_flag.store(true, Ordering::Release);
+    true
 }
 
 /// Writes a record into contiguous ring memory.
@@ -297,9 +362,28 @@ unsafe fn write_record<A: ArgList>(dst: *mut u8, id: u32, ticks: u64, args: &A) 
     }
 }
 
-/// Writes a record into a chunk that may wrap around the ring's end, via `scratch`.
+/// Writes a record that wraps around the ring's end, staging it in this thread's scratch.
 #[cold]
-fn write_wrapped<A: ArgList>(
+#[inline(never)]
+fn write_wrapped<A: ArgList>(chunk: &mut rtrb::chunks::WriteChunkUninit<'_, u8>, id: u32, ticks: u64, args: &A) {
+    let staged = COLD.try_with(|c| match c.try_borrow_mut() {
+        Ok(mut c) => match c.as_mut() {
+            Some(c) => {
+                stage_and_copy(&mut c.scratch, chunk, id, ticks, args);
+                true
+            }
+            None => false,
+        },
+        Err(_) => false,
+    });
+    if staged != Ok(true) {
+        // No scratch to be had (cannot happen while attached): stage on the heap.
+        stage_and_copy(&mut Vec::new(), chunk, id, ticks, args);
+    }
+}
+
+/// Encodes a record into `scratch`, then copies it into the (possibly split) chunk.
+fn stage_and_copy<A: ArgList>(
     scratch: &mut Vec<u8>,
     chunk: &mut rtrb::chunks::WriteChunkUninit<'_, u8>,
     id: u32,
@@ -309,7 +393,7 @@ fn write_wrapped<A: ArgList>(
     let len = RECORD_HEADER_LEN + args.encoded_len();
     scratch.clear();
     scratch.reserve(len);
-    // SAFETY: `scratch` has capacity for `len` bytes.
+    // SAFETY: `scratch` has capacity for `len` bytes, all written by write_record.
     unsafe {
         write_record(scratch.as_mut_ptr(), id, ticks, args);
         scratch.set_len(len);
@@ -339,5 +423,5 @@ fn os_thread_id() -> u64 {
 /// Records logged on this thread into the running logger's ring (for tests and benches).
 #[doc(hidden)]
 pub fn local_logged() -> u64 {
-    LOCAL.with(|l| l.borrow().logged)
+    HOT.with(|h| h.logged.get())
 }
