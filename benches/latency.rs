@@ -132,7 +132,7 @@ fn main() {
         .dir(&dir)
         .segment_size(256 << 20)
         .overflow(tapelog::Overflow::Block)
-        .consumer_core(if cores.len() > 1 { Some(cores.len() - 1) } else { None })
+        .consumer_core(consumer_cpu(&cores))
         .start()
         .expect("start");
     let tl = measure(samples, gap, |i| {
@@ -196,11 +196,11 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let guard = tapelog::Builder::new()
         .dir(&dir)
-        .segment_size(1 << 30)
+        .segment_size(256 << 20)
         .ring_capacity(4 << 20)
         .overflow(tapelog::Overflow::Block)
         .idle(tapelog::Idle::BusySpin)
-        .consumer_core(if cores.len() > 1 { Some(cores.len() - 1) } else { None })
+        .consumer_core(consumer_cpu(&cores))
         .start()
         .expect("start");
     tapelog::info!("Logging int: {}, int: {}, double: {}", 0u32, 0u64, 0f64);
@@ -229,6 +229,11 @@ fn main() {
         "end-to-end target >= 30 M records/s: {}",
         if mrate >= 30.0 && st.total.dropped == 0 { "PASS" } else { "FAIL" }
     );
+}
+
+/// The last CPU, when the producer (pinned to the first) leaves one free.
+fn consumer_cpu(cores: &[core_affinity::CoreId]) -> Option<usize> {
+    (cores.len() > 1).then(|| cores[cores.len() - 1].id)
 }
 
 fn cpu_model() -> String {

@@ -12,13 +12,13 @@ const PER_THREAD: usize = 750_000;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("tapelog-demo");
     let _ = std::fs::remove_dir_all(&dir);
-    let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
+    let cores: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().iter().map(|c| c.id).collect();
     let guard = tapelog::Builder::new()
         .dir(&dir)
         .segment_size(64 << 20)
         .ring_capacity(1 << 20)
         .overflow(tapelog::Overflow::Block)
-        .consumer_core(if cores > 1 { Some(cores - 1) } else { None })
+        .consumer_core(if cores.len() > 1 { cores.last().copied() } else { None })
         .metadata("service", "demo-trader")
         .start()?;
     let rate = tapelog::clock::measure_rate(std::time::Duration::from_millis(20));

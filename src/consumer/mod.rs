@@ -48,10 +48,13 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
     std::thread::Builder::new()
         .name("tapelog-consumer".into())
         .spawn(move || {
-            if let Some(core) = core {
-                if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.get(core).copied()) {
-                    core_affinity::set_for_current(id);
+            match core {
+                Some(id) => {
+                    if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
+                        sh.set_error(format!("could not pin the consumer to CPU {id}"));
+                    }
                 }
+                None => unpin_current(),
             }
             let _ = sh.consumer_thread.set(std::thread::current());
             // Marks the consumer gone even if it panics, so flush() never waits forever.
@@ -60,6 +63,35 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
             c.run();
         })
         .map_err(io_err)
+}
+
+/// CPUs the system has online.
+pub(crate) fn cpu_count() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 {
+        n as usize
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Lets the calling thread run on every CPU (a spawned thread inherits its parent's
+/// affinity, which would put an "unpinned" consumer on a pinned caller's core).
+fn unpin_current() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write within it, and
+        // sched_setaffinity reads `size_of::<cpu_set_t>()` bytes of it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_ZERO(&mut set);
+            for cpu in 0..cpu_count().min(libc::CPU_SETSIZE as usize) {
+                libc::CPU_SET(cpu, &mut set);
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
 }
 
 struct AliveGuard(Arc<Shared>);
@@ -93,7 +125,14 @@ struct SlotInfo {
     written: u64,
     lost: u64,
     high_water: u64,
+    /// Ticks of the last drain.
+    last_drain: u64,
 }
+
+/// A ring holding at least this much is drained at once; less waits up to the batch delay
+/// (unless the ring is an eighth full, or a flush or shutdown asks for everything), so
+/// batches amortize their 21 bytes of framing and the consumer's per-batch work.
+const BATCH_BYTES: usize = 8 << 10;
 
 struct Consumer {
     shared: Arc<Shared>,
@@ -106,10 +145,13 @@ struct Consumer {
     scratch: Vec<u8>,
     /// Next time (ticks) to retry opening a segment after an I/O failure.
     retry_at: u64,
+    /// How long a small batch may wait, in ticks.
+    batch_ticks: u64,
 }
 
 impl Consumer {
     fn new(shared: Arc<Shared>, seg: SegmentWriter, rate: f64) -> Self {
+        let batch_ticks = (rate * shared.config.batch_delay.as_secs_f64()) as u64;
         let mut c = Consumer {
             shared,
             slots: Vec::new(),
@@ -119,6 +161,7 @@ impl Consumer {
             cal: Calibrator::new(rate),
             scratch: Vec::with_capacity(4096),
             retry_at: 0,
+            batch_ticks,
         };
         c.shared.totals.segments.store(1, Ordering::Relaxed);
         c.write_anchor();
@@ -138,10 +181,11 @@ impl Consumer {
                 continue;
             }
             self.adopt_pending();
-            let work = self.drain_all();
+            let flushing = flush_req > self.shared.flush_done.load(Ordering::Relaxed);
+            let work = self.drain_all(flushing || shutdown);
             self.maybe_anchor();
             self.seg.publish();
-            if flush_req > self.shared.flush_done.load(Ordering::Relaxed) {
+            if flushing {
                 self.sync_if_configured();
                 self.shared.complete_flush(flush_req);
             }
@@ -184,8 +228,10 @@ impl Consumer {
     }
 
     fn adopt_pending(&mut self) {
-        // Acquire pairs with the Release in `Local::attach`.
-        if !self.shared.pending_flag.swap(false, Ordering::Acquire) {
+        // A plain load first: this runs every pass, and a swap would be a locked RMW.
+        // Acquire (on the swap) pairs with the Release in `frontend::attach`.
+        if !self.shared.pending_flag.load(Ordering::Relaxed) || !self.shared.pending_flag.swap(false, Ordering::Acquire)
+        {
             return;
         }
         let new = std::mem::take(&mut *self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
@@ -199,21 +245,24 @@ impl Consumer {
                     written: 0,
                     lost: 0,
                     high_water: 0,
+                    last_drain: 0,
                 },
             });
         }
     }
 
-    /// One pass over every ring; returns the bytes taken.
-    fn drain_all(&mut self) -> usize {
+    /// One pass over every ring; returns the bytes taken. Unless `force`, a ring holding
+    /// only a little data that was drained recently is left to accumulate a bigger batch.
+    fn drain_all(&mut self, force: bool) -> usize {
         let mut work = 0;
         let mut i = 0;
+        let now = clock::ticks();
         while i < self.slots.len() {
-            work += self.drain(i);
+            work += self.drain(i, force, now);
             if self.slots[i].ring.is_abandoned() {
                 // The producer thread exited. Its last commits happen-before the abandon flag
                 // (rtrb's Release/Acquire), so one more drain takes everything.
-                work += self.drain(i);
+                work += self.drain(i, true, now);
                 let slot = self.slots.swap_remove(i);
                 self.finish_slot(slot, true);
                 continue;
@@ -224,7 +273,7 @@ impl Consumer {
     }
 
     /// Takes everything readable from ring `i`; returns the bytes taken.
-    fn drain(&mut self, i: usize) -> usize {
+    fn drain(&mut self, i: usize, force: bool, now: u64) -> usize {
         let n = self.slots[i].ring.slots();
         {
             let s = &mut self.slots[i].info;
@@ -233,9 +282,14 @@ impl Consumer {
                 s.high_water = n as u64;
                 s.shared.consumer.high_water.store(n as u64, Ordering::Relaxed);
             }
-        }
-        if n == 0 {
-            return 0;
+            if n == 0 {
+                return 0;
+            }
+            let small = n < BATCH_BYTES && n < s.shared.capacity / 8;
+            if !force && small && now.wrapping_sub(s.last_drain) < self.batch_ticks {
+                return 0;
+            }
+            s.last_drain = now;
         }
         self.ensure_segment();
         let mut slot = self.slots.swap_remove(i);
@@ -473,7 +527,7 @@ impl Consumer {
         // Records committed between the last drain and `closed` are still written.
         self.slots.push(slot);
         let i = self.slots.len() - 1;
-        self.drain(i);
+        self.drain(i, true, clock::ticks());
         let Some(Slot { info: mut slot, .. }) = self.slots.pop() else { return };
         // Acquire: the producer's counters are final (it exited) or as final as they will be
         // observed (shutdown); anything later is counted by stats() as dropped.
@@ -516,7 +570,7 @@ impl Consumer {
         // store came after), so adopt them and drain until a pass finds nothing.
         self.adopt_pending();
         for _ in 0..1000 {
-            if self.drain_all() == 0 {
+            if self.drain_all(true) == 0 {
                 break;
             }
         }

@@ -8,11 +8,21 @@
 //! live followers) use `read(2)`, never a mapping, and trust only the bytes below the
 //! published committed length. Another program that writes to or truncates a live segment
 //! breaks this invariant; tapelog cannot defend against that.
+//!
+//! # Preparing ahead
+//! The first write to each page of a fresh file mapping costs a page fault that zeroes the
+//! page: for a 64 MiB segment that is 16k faults, which would otherwise stall the consumer at
+//! every rotation and throughout each segment. A helper thread creates the *next* segment
+//! under a hidden temporary name (`.tapelog-...tlog.tmp`, also `O_EXCL`), preallocates,
+//! maps and touches every page; at rotation the consumer only writes the header and renames
+//! the file into place. The helper never touches a file after handing it over.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use memmap2::{MmapMut, MmapOptions};
 
@@ -46,11 +56,113 @@ struct Open {
     synced: usize,
 }
 
+/// A segment file created, preallocated, mapped and pre-faulted, not yet in use.
+struct Blank {
+    file: File,
+    map: MmapMut,
+    tmp: PathBuf,
+}
+
+/// The helper thread that prepares the next segment.
+struct Preparer {
+    requests: Option<mpsc::Sender<u32>>,
+    results: mpsc::Receiver<(u32, io::Result<Blank>)>,
+    /// Sequence number requested and not yet collected.
+    pending: Option<u32>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Preparer {
+    fn start(dir: PathBuf, run_id: u64, size: usize) -> io::Result<Preparer> {
+        let (req_tx, req_rx) = mpsc::channel::<u32>();
+        let (res_tx, res_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
+            while let Ok(seq) = req_rx.recv() {
+                let blank = prepare_blank(&dir, run_id, seq, size);
+                if res_tx.send((seq, blank)).is_err() {
+                    break;
+                }
+            }
+        })?;
+        Ok(Preparer { requests: Some(req_tx), results: res_rx, pending: None, thread: Some(thread) })
+    }
+
+    fn request(&mut self, seq: u32) {
+        if self.pending.is_none() {
+            if let Some(tx) = &self.requests {
+                if tx.send(seq).is_ok() {
+                    self.pending = Some(seq);
+                }
+            }
+        }
+    }
+
+    /// The blank for `seq`, if one was requested (waits for it to be ready).
+    fn take(&mut self, seq: u32) -> Option<io::Result<Blank>> {
+        let want = self.pending.take()?;
+        let (got, blank) = self.results.recv().ok()?;
+        if got == want && want == seq {
+            return Some(blank);
+        }
+        if let Ok(b) = blank {
+            discard(b);
+        }
+        None
+    }
+}
+
+impl Drop for Preparer {
+    fn drop(&mut self) {
+        self.requests = None;
+        if self.pending.take().is_some() {
+            if let Ok((_, Ok(b))) = self.results.recv() {
+                discard(b);
+            }
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn discard(b: Blank) {
+    drop(b.map);
+    let _ = fs::remove_file(&b.tmp);
+}
+
+fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize) -> io::Result<Blank> {
+    let tmp = dir.join(format!(".{FILE_PREFIX}{run_id:020}-{seq:06}.{SEGMENT_EXT}.tmp"));
+    let file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp)?;
+    if let Err(e) = preallocate(&file, size as u64) {
+        drop(file);
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // SAFETY: we just created this file exclusively (O_EXCL) and are its only writer; see the
+    // module docs for the ownership invariant that keeps the mapping sound.
+    let mut map = match unsafe { MmapOptions::new().len(size).map_mut(&file) } {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    // Take every page's write fault here, off the consumer thread. A volatile write, so the
+    // store of a zero over (what reads as) zero is not optimized away.
+    let base = map.as_mut_ptr();
+    for off in (0..size).step_by(4096) {
+        // SAFETY: `off < size` = the mapping's length; the mapping is ours alone.
+        unsafe { base.add(off).write_volatile(0) };
+    }
+    Ok(Blank { file, map, tmp })
+}
+
 /// Writes one run's segments: create, append, publish, rotate, finalize.
 pub(crate) struct SegmentWriter {
     cfg: SegmentConfig,
     seq: u32,
     open: Option<Open>,
+    prep: Option<Preparer>,
     /// Increments every time a segment is opened; the consumer uses it to know which
     /// dictionary entries the current segment already holds.
     pub serial: u64,
@@ -60,7 +172,8 @@ impl SegmentWriter {
     /// Creates the directory if needed and opens the run's first segment.
     pub fn create(cfg: SegmentConfig) -> io::Result<Self> {
         fs::create_dir_all(&cfg.dir)?;
-        let mut w = SegmentWriter { cfg, seq: 0, open: None, serial: 0 };
+        let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size).ok();
+        let mut w = SegmentWriter { cfg, seq: 0, open: None, prep, serial: 0 };
         w.open_next()?;
         Ok(w)
     }
@@ -151,15 +264,11 @@ impl SegmentWriter {
     pub fn open_next(&mut self) -> io::Result<()> {
         let name = format!("{FILE_PREFIX}{:020}-{:06}.{SEGMENT_EXT}", self.cfg.run_id, self.seq);
         let path = self.cfg.dir.join(name);
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
-        if let Err(e) = preallocate(&file, self.cfg.size as u64) {
-            drop(file);
-            let _ = fs::remove_file(&path);
-            return Err(e);
-        }
-        // SAFETY: we just created this file exclusively (O_EXCL) and are its only writer; see
-        // the module docs for the ownership invariant that keeps the mapping sound.
-        let mut map = unsafe { MmapOptions::new().len(self.cfg.size).map_mut(&file)? };
+        let prepared = self.prep.as_mut().and_then(|p| p.take(self.seq));
+        let Blank { file, mut map, tmp } = match prepared {
+            Some(b) => b?,
+            None => prepare_blank(&self.cfg.dir, self.cfg.run_id, self.seq, self.cfg.size)?,
+        };
         let header = FileHeader {
             version: FORMAT_VERSION,
             flags: 0,
@@ -175,13 +284,25 @@ impl SegmentWriter {
         let mut hb = header.encode();
         let header_len = hb.len();
         if header_len > map.len() / 2 {
+            discard(Blank { file, map, tmp });
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "segment metadata is too large for the segment"));
         }
         hb[COMMITTED_OFFSET..COMMITTED_OFFSET + 8].copy_from_slice(&(header_len as u64).to_le_bytes());
         map[..header_len].copy_from_slice(&hb);
+        if path.exists() {
+            discard(Blank { file, map, tmp });
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", path.display())));
+        }
+        if let Err(e) = fs::rename(&tmp, &path) {
+            discard(Blank { file, map, tmp });
+            return Err(e);
+        }
         self.open = Some(Open { _file: file, map, path, pos: header_len, committed: header_len, synced: 0 });
         self.seq += 1;
         self.serial += 1;
+        if let Some(p) = self.prep.as_mut() {
+            p.request(self.seq);
+        }
         self.apply_retention();
         Ok(())
     }
@@ -216,6 +337,8 @@ impl SegmentWriter {
 impl Drop for SegmentWriter {
     fn drop(&mut self) {
         self.finalize();
+        // Deletes a prepared but unused segment.
+        self.prep = None;
     }
 }
 
