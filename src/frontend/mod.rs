@@ -137,20 +137,37 @@ fn log_with_id<A: ArgList>(id: u32, args: &A) {
         // never log, so this cannot be re-entered.
         let producer = unsafe { &mut *h.producer.get() };
         let len = RECORD_HEADER_LEN + args.encoded_len();
-        match producer.write_chunk_uninit(len) {
-            Ok(mut chunk) => {
-                let ticks = clock::ticks();
-                let (first, _) = chunk.as_mut_slices();
-                if first.len() == len {
-                    // SAFETY: `first` is `len` writable bytes of ring memory reserved for us.
-                    unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args) };
-                } else {
-                    write_wrapped(&mut chunk, id, ticks, args);
+        let mut attempt = 0u32;
+        loop {
+            match producer.write_chunk_uninit(len) {
+                Ok(mut chunk) => {
+                    // Stamped once the record has its place (after any wait), so each
+                    // thread's ticks are in ring order.
+                    let ticks = clock::ticks();
+                    let (first, _) = chunk.as_mut_slices();
+                    if first.len() == len {
+                        // SAFETY: `first` is `len` writable bytes of ring memory reserved for us.
+                        unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args) };
+                    } else if len <= STAGE_ON_STACK {
+                        let mut stage = [0u8; STAGE_ON_STACK];
+                        // SAFETY: `stage` has room for the `len` bytes written.
+                        unsafe { write_record(stage.as_mut_ptr(), id, ticks, args) };
+                        copy_split(&mut chunk, &stage[..len]);
+                    } else {
+                        write_wrapped(&mut chunk, id, ticks, args);
+                    }
+                    // SAFETY: all `len` bytes were initialized just above.
+                    unsafe { chunk.commit_all() };
+                    break;
                 }
-                // SAFETY: all `len` bytes were initialized just above.
-                unsafe { chunk.commit_all() };
+                // The wait or drop needs no arguments, so they never have to leave registers.
+                Err(_) => {
+                    if !wait_or_drop(producer, len, attempt) {
+                        return;
+                    }
+                    attempt += 1;
+                }
             }
-            Err(_) => return full(id, args, len),
         }
         let n = h.logged.get() + 1;
         h.logged.set(n);
@@ -213,48 +230,41 @@ fn slow_prepare() -> bool {
     }
 }
 
-/// The ring is full (or the record can never fit): wait or drop, per the overflow policy.
+/// Records up to this size that wrap around the ring's end are staged on the stack.
+const STAGE_ON_STACK: usize = 128;
+
+/// The ring is full (or the record can never fit). In `Block` mode, waits a little and
+/// returns true to retry (counting the call as blocked once); otherwise counts the drop and
+/// returns false.
 #[cold]
 #[inline(never)]
-fn full<A: ArgList>(id: u32, args: &A, len: usize) {
-    let done = with_cold(|c, h| {
-        // SAFETY: attached (we came from the hot path with a matching generation), so the
-        // producer is live; the hot path's reference to it is no longer used.
-        let producer = unsafe { &mut *c.producer };
+fn wait_or_drop(producer: &mut rtrb::Producer<u8>, len: usize, attempt: u32) -> bool {
+    let retry = with_cold(|c, h| {
         let fits = len <= producer.buffer().capacity();
-        if c.overflow == Overflow::Block && fits {
-            let b = &c.shared.producer.blocked;
-            publish(b, b.load(Ordering::Relaxed) + 1);
-            let mut spins = 0u32;
-            loop {
-                if let Ok(mut chunk) = producer.write_chunk_uninit(len) {
-                    // Stamp the record when it enters the ring, not when the wait began, so
-                    // each thread's ticks stay in ring order.
-                    let ticks = clock::ticks();
-                    stage_and_copy(&mut c.scratch, &mut chunk, id, ticks, args);
-                    // SAFETY: stage_and_copy initialized all `len` bytes.
-                    unsafe { chunk.commit_all() };
-                    let n = h.logged.get() + 1;
-                    h.logged.set(n);
-                    publish(&c.shared.producer.logged, n);
-                    return;
-                }
-                if producer.is_abandoned() || GENERATION.load(Ordering::Relaxed) != h.generation.get() {
-                    // The consumer is gone or going: waiting could be forever.
-                    break;
-                }
-                spins += 1;
-                if spins < 64 {
-                    core::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
+        let gone = producer.is_abandoned() || GENERATION.load(Ordering::Relaxed) != h.generation.get();
+        if c.overflow == Overflow::Block && fits && !gone {
+            if attempt == 0 {
+                let b = &c.shared.producer.blocked;
+                publish(b, b.load(Ordering::Relaxed) + 1);
             }
+            if attempt < 64 {
+                core::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+            return true;
         }
+        // Drop mode, a record larger than the ring, or a consumer that is gone or going
+        // (waiting could be forever).
         count_drop(c, h, clock::ticks());
+        false
     });
-    if done.is_none() {
-        no_logger_drop();
+    match retry {
+        Some(r) => r,
+        None => {
+            no_logger_drop();
+            false
+        }
     }
 }
 
@@ -398,8 +408,14 @@ fn stage_and_copy<A: ArgList>(
         write_record(scratch.as_mut_ptr(), id, ticks, args);
         scratch.set_len(len);
     }
+    copy_split(chunk, scratch);
+}
+
+/// Copies a staged record into a chunk that wraps around the ring's end.
+#[inline(always)]
+fn copy_split(chunk: &mut rtrb::chunks::WriteChunkUninit<'_, u8>, staged: &[u8]) {
     let (a, b) = chunk.as_mut_slices();
-    let (s1, s2) = scratch.split_at(a.len());
+    let (s1, s2) = staged.split_at(a.len());
     for (d, s) in a.iter_mut().zip(s1) {
         d.write(*s);
     }
