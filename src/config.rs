@@ -56,6 +56,7 @@ pub(crate) struct Config {
     pub max_bytes: Option<u64>,
     pub metadata: Vec<(String, String)>,
     pub batch_delay: std::time::Duration,
+    pub filter: Option<String>,
 }
 
 /// Configures and starts the logger.
@@ -111,6 +112,7 @@ impl Builder {
                 max_bytes: None,
                 metadata: Vec::new(),
                 batch_delay: std::time::Duration::from_micros(100),
+                filter: None,
             },
         }
     }
@@ -183,6 +185,15 @@ impl Builder {
         self
     }
 
+    /// Run-time level filter directives, e.g. `info,my_crate::noisy=warn,my_crate::hot=off`
+    /// (see [`Filter`](crate::Filter)). Without this, `start()` reads the `TAPELOG`
+    /// environment variable; without either, everything compiled in is enabled. Change them
+    /// later with [`set_filter`](crate::set_filter).
+    pub fn filter(mut self, directives: impl Into<String>) -> Self {
+        self.cfg.filter = Some(directives.into());
+        self
+    }
+
     /// Adds a key/value pair to every segment header (service name, version, host, …).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.cfg.metadata.push((key.into(), value.into()));
@@ -204,6 +215,14 @@ impl Builder {
                 cfg.segment_size, cfg.ring_capacity, SEGMENT_HEADROOM
             )));
         }
+        let directives = cfg.filter.clone().or_else(|| std::env::var("TAPELOG").ok());
+        let filter = match &directives {
+            Some(d) => Some(d.parse::<crate::Filter>().map_err(|e| {
+                let from = if cfg.filter.is_some() { "Builder::filter" } else { "TAPELOG" };
+                StartError::Config(format!("{from}: {e}"))
+            })?),
+            None => None,
+        };
         if cfg.max_files == Some(0) {
             return Err(StartError::Config("max_files must be at least 1".into()));
         }
@@ -220,6 +239,9 @@ impl Builder {
         let generation = cur.as_ref().map_or(0, |s| s.generation) + 1;
         let shared = Arc::new(Shared::new(generation, cfg));
         let handle = crate::consumer::spawn(shared.clone())?;
+        if let Some(f) = filter {
+            crate::frontend::callsite::apply_filter(f);
+        }
         *cur = Some(shared.clone());
         // Release: a producer that sees the new generation (then takes CURRENT's lock to
         // attach) finds the new logger in place.

@@ -26,6 +26,7 @@
 pub mod clock;
 mod config;
 mod consumer;
+mod filter;
 pub mod frontend;
 mod level;
 mod macros;
@@ -38,9 +39,10 @@ use std::sync::atomic::Ordering;
 
 pub use config::{Builder, Durability, Guard, Idle, Overflow, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
 pub use consumer::segment::{list_segments, FILE_PREFIX};
+pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use level::{Level, ParseLevelError};
-pub use stats::{stats, Stats, ThreadStats, Totals};
+pub use stats::{stats, SampledSite, Stats, ThreadStats, Totals};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
 /// order) is in the segment, and synced if [`Durability::SyncOnFlush`] is set. Returns at
@@ -58,11 +60,68 @@ pub fn flush() {
     }
 }
 
+/// Replaces the run-time level filter (directives such as
+/// `info,my_crate::noisy=warn,my_crate::hot=off`) and re-evaluates every call site; affected
+/// call sites take the change at their next call. Works with or without a running logger.
+///
+/// ```
+/// tapelog::set_filter("warn,my_app::orders=debug")?;
+/// tapelog::info!("not recorded: below warn");
+/// tapelog::set_filter("trace")?;
+/// # Ok::<(), tapelog::FilterError>(())
+/// ```
+pub fn set_filter(directives: &str) -> Result<(), FilterError> {
+    let f: Filter = directives.parse()?;
+    frontend::callsite::apply_filter(f);
+    Ok(())
+}
+
+/// The least severe level compiled in, from the `max_level_*` and (without debug assertions)
+/// `release_max_level_*` cargo features, as the `log` crate does.
+pub const STATIC_MAX_LEVEL: LevelFilter = static_max_level();
+
+const fn static_max_level() -> LevelFilter {
+    if !cfg!(debug_assertions) {
+        if cfg!(feature = "release_max_level_off") {
+            return LevelFilter::Off;
+        } else if cfg!(feature = "release_max_level_error") {
+            return LevelFilter::Error;
+        } else if cfg!(feature = "release_max_level_warn") {
+            return LevelFilter::Warn;
+        } else if cfg!(feature = "release_max_level_info") {
+            return LevelFilter::Info;
+        } else if cfg!(feature = "release_max_level_debug") {
+            return LevelFilter::Debug;
+        } else if cfg!(feature = "release_max_level_trace") {
+            return LevelFilter::Trace;
+        }
+    }
+    if cfg!(feature = "max_level_off") {
+        LevelFilter::Off
+    } else if cfg!(feature = "max_level_error") {
+        LevelFilter::Error
+    } else if cfg!(feature = "max_level_warn") {
+        LevelFilter::Warn
+    } else if cfg!(feature = "max_level_info") {
+        LevelFilter::Info
+    } else if cfg!(feature = "max_level_debug") {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Trace
+    }
+}
+
 /// Items the macros expand to. Not public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::frontend::callsite::Callsite;
-    pub use crate::frontend::log;
+    pub use crate::frontend::sample::Sampler;
+    pub use crate::frontend::{log, log_enabled, log_first};
+
+    /// Whether `level` is compiled in (a constant for the macros).
+    pub const fn static_enabled(level: crate::Level) -> bool {
+        crate::STATIC_MAX_LEVEL.allows(level)
+    }
 
     /// Test hook: stops (`true`) or resumes the consumer's draining, to fill rings on
     /// purpose. `flush()` waits while paused.

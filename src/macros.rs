@@ -25,6 +25,16 @@ macro_rules! debug {
 /// tapelog::info!("fill {} @ {:.2}", qty, px);
 /// ```
 ///
+/// Sampling and rate limits, per call site (the rate is a constant; suppressed calls are
+/// counted, see [`stats()`](crate::stats)):
+///
+/// ```
+/// # let i = 1u64;
+/// tapelog::info!(sample = 0.1; "about one in ten: {}", i);
+/// tapelog::info!(every = 100; "calls 0, 100, 200, ...: {}", i);
+/// tapelog::warn!(per_sec = 50; "at most 50 per second: {}", i);
+/// ```
+///
 /// ```compile_fail
 /// tapelog::info!("missing {} argument");
 /// ```
@@ -48,21 +58,70 @@ macro_rules! error {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __log {
+    ($lvl:expr, sample = $p:expr; $($rest:tt)+) => {
+        $crate::__log_sampled!($lvl, $crate::__private::Sampler::probability($p), $($rest)+)
+    };
+    ($lvl:expr, every = $n:expr; $($rest:tt)+) => {
+        $crate::__log_sampled!($lvl, $crate::__private::Sampler::every($n), $($rest)+)
+    };
+    ($lvl:expr, per_sec = $n:expr; $($rest:tt)+) => {
+        $crate::__log_sampled!($lvl, $crate::__private::Sampler::per_sec($n), $($rest)+)
+    };
     ($lvl:expr, $fmt:literal $(, $arg:expr)* $(,)?) => {{
         const _: () = $crate::__private::check_format($fmt, <[()]>::len(&[$($crate::__unit!($arg)),*]));
-        static __TAPELOG_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
-            $lvl,
-            $fmt,
-            ::core::module_path!(),
-            ::core::file!(),
-            ::core::line!(),
-        );
+        // A constant condition: below the compile-time maximum level the call compiles to
+        // nothing (its arguments are type-checked, never evaluated).
+        if const { $crate::__private::static_enabled($lvl) } {
+            static __TAPELOG_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+                $lvl,
+                $fmt,
+                ::core::module_path!(),
+                ::core::file!(),
+                ::core::line!(),
+            );
+            // One relaxed load: > 0 as i32 means registered and enabled.
+            let __state = __TAPELOG_CALLSITE.state();
+            if (__state as i32) > 0 {
+                $crate::__private::log_enabled(__state, ($(&$arg,)*));
+            } else if __state == 0 {
+                $crate::__private::log_first(&__TAPELOG_CALLSITE, ($(&$arg,)*));
+            }
+        }
         if false {
             // Never runs: makes rustc check the format string against the arguments'
             // traits exactly as `format!` would.
             let _ = ::core::format_args!($fmt $(, $arg)*);
         }
-        $crate::__private::log(&__TAPELOG_CALLSITE, ($(&$arg,)*));
+    }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_sampled {
+    ($lvl:expr, $sampler:expr, $fmt:literal $(, $arg:expr)* $(,)?) => {{
+        const _: () = $crate::__private::check_format($fmt, <[()]>::len(&[$($crate::__unit!($arg)),*]));
+        if const { $crate::__private::static_enabled($lvl) } {
+            static __TAPELOG_SAMPLER: $crate::__private::Sampler = $sampler;
+            static __TAPELOG_CALLSITE: $crate::__private::Callsite = $crate::__private::Callsite::new(
+                $lvl,
+                $fmt,
+                ::core::module_path!(),
+                ::core::file!(),
+                ::core::line!(),
+            )
+            .sampled(&__TAPELOG_SAMPLER);
+            let __state = __TAPELOG_CALLSITE.state();
+            if (__state as i32) > 0 {
+                if __TAPELOG_SAMPLER.keep() {
+                    $crate::__private::log_enabled(__state, ($(&$arg,)*));
+                }
+            } else if __state == 0 {
+                $crate::__private::log_first(&__TAPELOG_CALLSITE, ($(&$arg,)*));
+            }
+        }
+        if false {
+            let _ = ::core::format_args!($fmt $(, $arg)*);
+        }
     }};
 }
 

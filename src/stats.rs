@@ -77,6 +77,25 @@ pub struct Stats {
     pub total: Totals,
     /// The last I/O error message, if any.
     pub last_error: Option<String>,
+    /// Call sites with a sampler or rate limit, and how many calls each suppressed (exact,
+    /// process-wide, not reset by a restart).
+    pub sampled: Vec<SampledSite>,
+}
+
+/// A sampled call site and its suppressed count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SampledSite {
+    /// Module path.
+    pub module: &'static str,
+    /// Source file.
+    pub file: &'static str,
+    /// Source line.
+    pub line: u32,
+    /// The format string.
+    pub format: &'static str,
+    /// Calls the sampler suppressed.
+    pub suppressed: u64,
 }
 
 /// Counters of the running logger (or of the last one, after its guard dropped).
@@ -93,6 +112,15 @@ pub struct Stats {
 pub fn stats() -> Stats {
     let no_logger = NO_LOGGER_DROPS.load(Ordering::Relaxed);
     let mut out = Stats::default();
+    for (_, cs) in crate::frontend::callsite::sampled_sites() {
+        out.sampled.push(SampledSite {
+            module: cs.module,
+            file: cs.file,
+            line: cs.line,
+            format: cs.format,
+            suppressed: cs.sampler.map_or(0, |s| s.suppressed()),
+        });
+    }
     out.total.dropped_no_logger = no_logger;
     out.total.logged = no_logger;
     out.total.dropped = no_logger;

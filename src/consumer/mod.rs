@@ -43,6 +43,7 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
     })
     .map_err(io_err)?;
     let rate = clock::measure_rate(Duration::from_millis(10));
+    crate::frontend::sample::TICKS_PER_SEC.store(rate as u64, Ordering::Relaxed);
     let core = cfg.consumer_core;
     let sh = shared.clone();
     std::thread::Builder::new()

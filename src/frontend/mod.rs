@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod callsite;
+pub mod sample;
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -98,18 +99,31 @@ thread_local! {
 /// Logs one record through `cs`. Called by the macros.
 #[inline(always)]
 pub fn log<A: ArgList>(cs: &'static Callsite, args: A) {
-    let id = cs.id();
-    if id == 0 {
-        return log_first(cs, args);
+    let state = cs.state();
+    if (state as i32) > 0 {
+        if cs.sampler.is_none_or(|s| s.keep()) {
+            log_with_id(state, &args);
+        }
+    } else if state == 0 {
+        log_first(cs, args);
     }
+}
+
+/// Logs through a call site whose state says it is registered and enabled (the macros have
+/// already applied its sampler). Called by the macros.
+#[inline(always)]
+pub fn log_enabled<A: ArgList>(id: u32, args: A) {
     log_with_id(id, &args);
 }
 
+/// First use of a call site: registers it, then logs if the filter (and sampler) let it.
 #[cold]
 #[inline(never)]
-fn log_first<A: ArgList>(cs: &'static Callsite, args: A) {
-    let id = callsite::register(cs, A::kinds);
-    log_with_id(id, &args);
+pub fn log_first<A: ArgList>(cs: &'static Callsite, args: A) {
+    let state = callsite::register(cs, A::kinds);
+    if (state as i32) > 0 && cs.sampler.is_none_or(|s| s.keep()) {
+        log_with_id(state, &args);
+    }
 }
 
 #[inline(always)]
