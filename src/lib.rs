@@ -29,6 +29,7 @@ mod consumer;
 mod filter;
 pub mod frontend;
 mod level;
+pub mod log_bridge;
 mod macros;
 mod shared;
 mod stats;
