@@ -54,6 +54,14 @@ fn hot_path(c: &mut Criterion) {
     g.bench_function("b: static string", |b| {
         b.iter_custom(|n| bursts(n, |_| tapelog::info!("Logging a static string with no arguments")))
     });
+    g.bench_function("three key-value fields (u32, u64, f64)", |b| {
+        b.iter_custom(|n| {
+            bursts(
+                n,
+                |i| tapelog::info!(qty = black_box(i as u32), id = black_box(i), px = black_box(i as f64); "fill"),
+            )
+        })
+    });
     let s = "a twenty byte string";
     g.bench_function("c: 20-byte &str argument", |b| {
         b.iter_custom(|n| bursts(n, |_| tapelog::info!("Logging a str: {}", black_box(s))))

@@ -25,6 +25,14 @@ macro_rules! debug {
 /// tapelog::info!("fill {} @ {:.2}", qty, px);
 /// ```
 ///
+/// Key-value fields come first, separated from the message by `;`. They are typed and
+/// deferred like arguments, and the decoder shows them as `key=value` after the message:
+///
+/// ```
+/// # let (id, qty) = (42u64, 100u32);
+/// tapelog::info!(order_id = id, side = "buy", px = 101.25; "filled {}", qty);
+/// ```
+///
 /// Sampling and rate limits, per call site (the rate is a constant; suppressed calls are
 /// counted, see [`stats()`](crate::stats)):
 ///
@@ -59,15 +67,34 @@ macro_rules! error {
 #[macro_export]
 macro_rules! __log {
     ($lvl:expr, sample = $p:expr; $($rest:tt)+) => {
-        $crate::__log_sampled!($lvl, $crate::__private::Sampler::probability($p), $($rest)+)
+        $crate::__log_fields!($lvl, [$crate::__private::Sampler::probability($p)], $($rest)+)
     };
     ($lvl:expr, every = $n:expr; $($rest:tt)+) => {
-        $crate::__log_sampled!($lvl, $crate::__private::Sampler::every($n), $($rest)+)
+        $crate::__log_fields!($lvl, [$crate::__private::Sampler::every($n)], $($rest)+)
     };
     ($lvl:expr, per_sec = $n:expr; $($rest:tt)+) => {
-        $crate::__log_sampled!($lvl, $crate::__private::Sampler::per_sec($n), $($rest)+)
+        $crate::__log_fields!($lvl, [$crate::__private::Sampler::per_sec($n)], $($rest)+)
     };
-    ($lvl:expr, $fmt:literal $(, $arg:expr)* $(,)?) => {{
+    ($lvl:expr, $($rest:tt)+) => {
+        $crate::__log_fields!($lvl, [], $($rest)+)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_fields {
+    ($lvl:expr, [$($s:expr)?], $($key:ident = $val:expr),+ ; $fmt:literal $(, $arg:expr)* $(,)?) => {
+        $crate::__log_at!($lvl, [$($s)?], [$($key = $val),+], $fmt $(, $arg)*)
+    };
+    ($lvl:expr, [$($s:expr)?], $fmt:literal $(, $arg:expr)* $(,)?) => {
+        $crate::__log_at!($lvl, [$($s)?], [], $fmt $(, $arg)*)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_at {
+    ($lvl:expr, [], [$($key:ident = $val:expr),*], $fmt:literal $(, $arg:expr)*) => {{
         const _: () = $crate::__private::check_format($fmt, <[()]>::len(&[$($crate::__unit!($arg)),*]));
         // A constant condition: below the compile-time maximum level the call compiles to
         // nothing (its arguments are type-checked, never evaluated).
@@ -78,13 +105,14 @@ macro_rules! __log {
                 ::core::module_path!(),
                 ::core::file!(),
                 ::core::line!(),
-            );
+            )
+            .with_fields(&[$(::core::stringify!($key)),*]);
             // One relaxed load: > 0 as i32 means registered and enabled.
             let __state = __TAPELOG_CALLSITE.state();
             if (__state as i32) > 0 {
-                $crate::__private::log_enabled(__state, ($(&$arg,)*));
+                $crate::__private::log_enabled(__state, ($(&$arg,)* $(&$val,)*));
             } else if __state == 0 {
-                $crate::__private::log_first(&__TAPELOG_CALLSITE, ($(&$arg,)*));
+                $crate::__private::log_first(&__TAPELOG_CALLSITE, ($(&$arg,)* $(&$val,)*));
             }
         }
         if false {
@@ -93,12 +121,7 @@ macro_rules! __log {
             let _ = ::core::format_args!($fmt $(, $arg)*);
         }
     }};
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __log_sampled {
-    ($lvl:expr, $sampler:expr, $fmt:literal $(, $arg:expr)* $(,)?) => {{
+    ($lvl:expr, [$sampler:expr], [$($key:ident = $val:expr),*], $fmt:literal $(, $arg:expr)*) => {{
         const _: () = $crate::__private::check_format($fmt, <[()]>::len(&[$($crate::__unit!($arg)),*]));
         if const { $crate::__private::static_enabled($lvl) } {
             static __TAPELOG_SAMPLER: $crate::__private::Sampler = $sampler;
@@ -109,14 +132,15 @@ macro_rules! __log_sampled {
                 ::core::file!(),
                 ::core::line!(),
             )
+            .with_fields(&[$(::core::stringify!($key)),*])
             .sampled(&__TAPELOG_SAMPLER);
             let __state = __TAPELOG_CALLSITE.state();
             if (__state as i32) > 0 {
                 if __TAPELOG_SAMPLER.keep() {
-                    $crate::__private::log_enabled(__state, ($(&$arg,)*));
+                    $crate::__private::log_enabled(__state, ($(&$arg,)* $(&$val,)*));
                 }
             } else if __state == 0 {
-                $crate::__private::log_first(&__TAPELOG_CALLSITE, ($(&$arg,)*));
+                $crate::__private::log_first(&__TAPELOG_CALLSITE, ($(&$arg,)* $(&$val,)*));
             }
         }
         if false {

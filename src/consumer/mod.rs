@@ -465,6 +465,7 @@ impl Consumer {
             format: cs.format,
             module: cs.module,
             file: cs.file,
+            fields: cs.fields.to_vec(),
         }
         .encode(&mut self.scratch);
         if self.seg.write_entry(entry::CALLSITE, &self.scratch) {

@@ -30,12 +30,20 @@ pub struct Callsite {
     pub line: u32,
     /// The call site's sampler, if it asked for one.
     pub sampler: Option<&'static Sampler>,
+    /// Names of key-value fields; their values are the last arguments.
+    pub fields: &'static [&'static str],
 }
 
 impl Callsite {
     /// Metadata for a macro-generated `static`.
     pub const fn new(level: Level, format: &'static str, module: &'static str, file: &'static str, line: u32) -> Self {
-        Callsite { state: AtomicU32::new(0), level, format, module, file, line, sampler: None }
+        Callsite { state: AtomicU32::new(0), level, format, module, file, line, sampler: None, fields: &[] }
+    }
+
+    /// The same, with key-value fields (whose values follow the format arguments).
+    pub const fn with_fields(mut self, fields: &'static [&'static str]) -> Self {
+        self.fields = fields;
+        self
     }
 
     /// The same, with a sampler.

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! CALLSITE   id u32, level u8, line u32, nkinds u16, kinds [u8; nkinds],
-//!            format (u32 len + UTF-8), module (u16 len + UTF-8), file (u16 len + UTF-8)
+//!            format (u32 len + UTF-8), module (u16 len + UTF-8), file (u16 len + UTF-8),
+//!            [nfields u16, field names (u16 len + UTF-8) x nfields]   (appended; absent = 0)
 //! THREAD     thread u32, os_tid u64, name (u16 len + UTF-8)
 //! ANCHOR     ticks u64, unix_ns u64, ticks_per_sec f64
 //! BATCH      thread u32, base_ticks u64, records...
@@ -33,6 +34,8 @@ pub struct CallsiteEntry<'a> {
     pub module: &'a str,
     /// Source file.
     pub file: &'a str,
+    /// Names of key-value fields: the last `fields.len()` arguments are their values.
+    pub fields: Vec<&'a str>,
 }
 
 /// A producer thread's dictionary entry.
@@ -188,6 +191,12 @@ impl<'a> CallsiteEntry<'a> {
         out.extend_from_slice(self.format.as_bytes());
         put_str16(out, self.module);
         put_str16(out, self.file);
+        if !self.fields.is_empty() {
+            out.extend_from_slice(&(self.fields.len().min(u16::MAX as usize) as u16).to_le_bytes());
+            for f in self.fields.iter().take(u16::MAX as usize) {
+                put_str16(out, f);
+            }
+        }
     }
 
     /// Reads a payload.
@@ -201,7 +210,17 @@ impl<'a> CallsiteEntry<'a> {
         let format = c.str32()?;
         let module = c.str16()?;
         let file = c.str16()?;
-        Ok(CallsiteEntry { id, level, line, kinds, format, module, file })
+        let mut fields = Vec::new();
+        if c.at < b.len() {
+            let n = c.u16()? as usize;
+            if n > nk {
+                return err(c.at - 2, "more field names than arguments");
+            }
+            for _ in 0..n {
+                fields.push(c.str16()?);
+            }
+        }
+        Ok(CallsiteEntry { id, level, line, kinds, format, module, file, fields })
     }
 }
 
