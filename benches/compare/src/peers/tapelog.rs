@@ -1,0 +1,66 @@
+//! tapelog itself, in blocking mode.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+
+use crate::harness::{Counted, Finished, Peer};
+
+/// A running tapelog.
+pub struct Tapelog {
+    guard: tapelog::Guard,
+}
+
+impl Peer for Tapelog {
+    type Local = ();
+
+    fn start(dir: &Path, _: usize) -> Result<Self> {
+        let guard = tapelog::Builder::new()
+            .dir(dir)
+            .segment_size(256 << 20)
+            .ring_capacity(1 << 20)
+            .overflow(tapelog::Overflow::Block)
+            // The consumer shares the last core with every other logger's backend threads:
+            // this thread is pinned there, so the one core it may use is that core.
+            .consumer_core(core_affinity::get_core_ids().and_then(|c| c.last().map(|c| c.id)))
+            .start()
+            .map_err(|e| anyhow!("tapelog start: {e}"))?;
+        Ok(Tapelog { guard })
+    }
+
+    fn local(&self) {}
+
+    #[inline(always)]
+    fn log_a(&self, _: &mut (), a: u32, b: u64, c: f64) {
+        tapelog::info!("Logging int: {}, int: {}, double: {}", a, b, c);
+    }
+
+    #[inline(always)]
+    fn log_b(&self, _: &mut ()) {
+        tapelog::info!("Logging a static string, no arguments at all");
+    }
+
+    #[inline(always)]
+    fn log_c(&self, _: &mut (), s: &str) {
+        tapelog::info!("Logging str: {}", s);
+    }
+
+    fn finish(self) -> Result<Finished> {
+        // Dropping the guard drains every ring, finalizes the segments and joins the consumer.
+        drop(self.guard);
+        let s = tapelog::stats();
+        if s.total.written + s.total.dropped != s.total.logged {
+            eprintln!(
+                "tapelog stats after shutdown: logged {} != written {} + dropped {}",
+                s.total.logged, s.total.written, s.total.dropped
+            );
+        }
+        Ok(Finished { dropped: Some(s.total.dropped) })
+    }
+
+    fn count(dir: &Path) -> Result<Counted> {
+        let (summary, _outcome) = tapelog_decoder::summary::summarize(&[dir.to_path_buf()], &mut std::io::sink())
+            .map_err(|e| anyhow!("decoding {}: {e}", dir.display()))?;
+        Ok(Counted { messages: Some(summary.records), bytes: summary.bytes })
+    }
+}

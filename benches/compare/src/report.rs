@@ -1,0 +1,391 @@
+//! The Markdown report and the PASS/FAIL target lines.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::machine::Machine;
+use crate::parent::{Plan, Run};
+use crate::scenario::{Dist, Kind, Outcome, Scenario, BURST};
+
+/// Everything one invocation measured.
+#[derive(Debug)]
+pub struct Report {
+    /// Where.
+    pub machine: Machine,
+    /// How it was invoked.
+    pub command: String,
+    /// What was planned.
+    pub plan: Plan,
+    /// What each run gave.
+    pub runs: Vec<Run>,
+    /// Wall time of the whole invocation.
+    pub elapsed: Duration,
+}
+
+/// Short description of a scenario.
+pub fn scenario_label(s: &Scenario) -> String {
+    match s {
+        Scenario::Latency { kind, threads, .. } => {
+            format!("latency {} x{threads}", kind.label())
+        }
+        Scenario::Throughput { messages } => format!("throughput {} msgs", group(*messages)),
+    }
+}
+
+/// A duration in nanoseconds, with a unit that keeps three significant digits.
+pub fn fmt_ns(ns: f64) -> String {
+    if ns < 10.0 {
+        format!("{ns:.2} ns")
+    } else if ns < 100.0 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "found / sent", flagged when they differ.
+fn accounted(out: Option<u64>, calls: u64, dropped: Option<u64>) -> String {
+    let mut s = match out {
+        None => "-".to_owned(),
+        Some(o) if o == calls => format!("{} / {} ✓", group(o), group(calls)),
+        Some(o) => format!("{} / {} ✗ {} MISSING", group(o), group(calls), group(calls.saturating_sub(o))),
+    };
+    if let Some(d) = dropped.filter(|&d| d > 0) {
+        let _ = write!(s, " (logger reports {} dropped)", group(d));
+    }
+    s
+}
+
+impl Report {
+    /// The run of `peer` for a scenario matching `want`.
+    pub fn find(&self, peer: &str, want: impl Fn(&Scenario) -> bool) -> Option<&Run> {
+        self.runs.iter().find(|r| r.peer.name == peer && want(&r.scenario))
+    }
+
+    /// Per-call latency of `peer` for kind (a) on one thread.
+    pub fn headline(&self, peer: &str) -> Option<&Dist> {
+        let r = self.find(peer, |s| matches!(s, Scenario::Latency { kind: Kind::A, threads: 1, .. }))?;
+        match &r.outcome {
+            Ok(Outcome::Latency { per_call, .. }) => Some(per_call),
+            _ => None,
+        }
+    }
+
+    /// The whole report.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        let _ = writeln!(s, "# tapelog compared with other Rust loggers\n");
+        let _ = writeln!(s, "- Machine: {} ({} cores), kernel {}, {}", m.cpu, m.cores, m.kernel, m.rustc);
+        let _ = writeln!(
+            s,
+            "- Clock: TSC at {:.3} GHz (invariant TSC: {}), calibrated against `Instant`",
+            m.ticks_per_ns,
+            if m.invariant_tsc { "yes" } else { "NO, figures may be off" }
+        );
+        let _ = writeln!(
+            s,
+            "- Load average (1 min) at start {}, at end {}: anything else running shares these cores",
+            m.load_start,
+            crate::machine::load_average()
+        );
+        let _ = writeln!(s, "- Command: `{}`", self.command);
+        let _ = writeln!(s, "- Whole run: {:.0} s, every figure from this one run\n", self.elapsed.as_secs_f64());
+        self.settings(&mut s);
+        self.latency(&mut s);
+        self.throughput(&mut s);
+        let _ = writeln!(s, "## Targets\n\n```");
+        for l in self.targets() {
+            let _ = writeln!(s, "{l}");
+        }
+        let _ = writeln!(s, "```");
+        s
+    }
+
+    fn settings(&self, s: &mut String) {
+        let _ = writeln!(s, "## Rows and their settings\n");
+        let _ = writeln!(s, "Every logger is set to drop nothing (blocking when full) where it can be.\n");
+        let _ = writeln!(s, "| Row | Crates | Drop-nothing setting | What it writes |");
+        let _ = writeln!(s, "|---|---|---|---|");
+        for p in &self.plan.peers {
+            let _ = writeln!(s, "| {} | {} | {} | {} |", p.name, p.crates, p.setting, p.output);
+        }
+        let _ = writeln!(s);
+    }
+
+    fn latency(&self, s: &mut String) {
+        if self.plan.latency.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "## Per-call latency\n");
+        if let Some(Scenario::Latency { samples, warmup, spin_ns, .. }) = self.plan.latency.first() {
+            let cores = self.machine.cores;
+            let _ = writeln!(
+                s,
+                "Logging thread i is pinned (`core_affinity`) to core i mod {cores}; every logger's \
+                 backend threads are started from a thread pinned to the last core and inherit \
+                 that pinning. Threads log in bursts of {BURST} calls, then spin {:.1} µs. Each call is timed on its own with `lfence; rdtsc; lfence` on both sides; \
+                 {} samples per table row (over all threads) go into an HdrHistogram after {} warm-up \
+                 calls per thread. Figures include the timer's own cost, shown in the `timer` row. \
+                 Every other burst is timed as a whole instead and divided by {BURST}: that is \
+                 Quill's published method (\"Quill avg/{BURST}\" column, p50 and p99.9 of those \
+                 averages); it hides outliers inside a burst. `allocs/call`: heap allocations made \
+                 by the logging thread during timed bursts, per call. `in output / logged`: \
+                 messages found in the output after shutdown (text: lines; tapelog: records \
+                 decoded by tapelog-decoder) against calls made, warm-up included. `offered \
+                 load`: calls per second during the timed bursts, spins included; ⚠ marks a row \
+                 offered more than 80% of what it sustains end to end (throughput table below): \
+                 its queue can fill and calls then wait (blocking caps the offered load at the \
+                 sustained rate), so its tails measure the backend.\n",
+                *spin_ns as f64 / 1e3,
+                group(*samples),
+                group(*warmup),
+            );
+        }
+        let _ = writeln!(
+            s,
+            "Message (d), a serde struct: omitted for every row: n/a (tapelog serde support \
+             pending); it will be added once tapelog can log serde values.\n"
+        );
+        for sc in &self.plan.latency {
+            let Scenario::Latency { kind, threads, .. } = sc else { continue };
+            let _ = writeln!(
+                s,
+                "### {} — {} logging thread{}\n",
+                kind.label(),
+                threads,
+                if *threads > 1 { "s" } else { "" }
+            );
+            if *threads > self.machine.cores {
+                let _ = writeln!(
+                    s,
+                    "{threads} threads on {} cores: pinned round-robin (thread i on core i mod {}), \
+                     so logging threads time-share cores with each other and with the backend \
+                     threads; the high percentiles include preemption.\n",
+                    self.machine.cores, self.machine.cores
+                );
+            }
+            let _ = writeln!(
+                s,
+                "| Row | p50 | p90 | p99 | p99.9 | p99.99 | max | Quill avg/{BURST} p50 / p99.9 | allocs/call | offered load | in output / logged |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+            for r in self.runs.iter().filter(
+                |r| matches!(&r.scenario, Scenario::Latency { kind: k, threads: t, .. } if k == kind && t == threads),
+            ) {
+                match &r.outcome {
+                    Ok(Outcome::Latency { per_call, burst_avg, allocs_per_call, calls, offered, out, dropped }) => {
+                        let p = &per_call.pcts;
+                        // Offered close to (blocking caps it at) what the logger sustains end
+                        // to end: its queue fills and calls wait, so the tails measure the backend.
+                        let bound = self.rate_of(r.peer.name).is_some_and(|(sustained, _)| *offered > 0.8 * sustained);
+                        let _ = writeln!(
+                            s,
+                            "| {} | {} | {} | {} | {} | {} | {} | {} / {} | {:.2} | {}{} | {} |",
+                            r.peer.name,
+                            fmt_ns(p[0]),
+                            fmt_ns(p[1]),
+                            fmt_ns(p[2]),
+                            fmt_ns(p[3]),
+                            fmt_ns(p[4]),
+                            fmt_ns(per_call.max),
+                            fmt_ns(burst_avg.pcts[0]),
+                            fmt_ns(burst_avg.pcts[3]),
+                            allocs_per_call,
+                            rate(*offered),
+                            if bound { " ⚠" } else { "" },
+                            accounted(*out, *calls, *dropped),
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = writeln!(s, "| {} | {} | | | | | | | | | |", r.peer.name, one_line(e));
+                    }
+                }
+            }
+            let _ = writeln!(s);
+        }
+    }
+
+    fn throughput(&self, s: &mut String) {
+        let Some(Scenario::Throughput { messages }) = &self.plan.throughput else { return };
+        let _ = writeln!(s, "## End-to-end throughput\n");
+        let _ = writeln!(
+            s,
+            "{} messages of kind (a), back to back, from one pinned thread. \"calls return\": \
+             until the last call returned; \"output complete\": until the logger was flushed or \
+             shut down and its file fully written. msgs/s is over the complete time. Bytes on \
+             disk per message: file sizes (tapelog: committed segment bytes, headers and \
+             dictionaries included) over messages found.\n",
+            group(*messages)
+        );
+        let _ = writeln!(
+            s,
+            "| Row | drop-nothing setting | calls return | output complete | msgs/s (complete) | in output / logged | bytes/msg on disk | allocs/call |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---|---:|---:|");
+        for r in self.runs.iter().filter(|r| matches!(r.scenario, Scenario::Throughput { .. })) {
+            match &r.outcome {
+                Ok(Outcome::Throughput { calls, calls_secs, complete_secs, out, bytes, allocs_per_call, dropped }) => {
+                    let per_msg =
+                        out.filter(|&o| o > 0).map_or("-".to_owned(), |o| format!("{:.1}", *bytes as f64 / o as f64));
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {:.3} s | {:.3} s | {} | {} | {} | {:.2} |",
+                        r.peer.name,
+                        r.peer.setting,
+                        calls_secs,
+                        complete_secs,
+                        rate(*calls as f64 / complete_secs),
+                        accounted(*out, *calls, *dropped),
+                        per_msg,
+                        allocs_per_call,
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = writeln!(s, "| {} | {} | {} | | | | | |", r.peer.name, r.peer.setting, one_line(e));
+                }
+            }
+        }
+        let _ = writeln!(s);
+    }
+
+    /// Throughput of `peer` (messages per second until complete) and whether every message
+    /// was accounted for.
+    fn rate_of(&self, peer: &str) -> Option<(f64, bool)> {
+        let r = self.find(peer, |s| matches!(s, Scenario::Throughput { .. }))?;
+        match &r.outcome {
+            Ok(Outcome::Throughput { calls, complete_secs, out, dropped, .. }) => {
+                Some((*calls as f64 / complete_secs, *out == Some(*calls) && dropped.unwrap_or(0) == 0))
+            }
+            _ => None,
+        }
+    }
+
+    /// The PASS/FAIL lines (printed, never asserted).
+    pub fn targets(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+        let peers: Vec<&str> = self.plan.peers.iter().filter(|p| p.is_peer).map(|p| p.name).collect();
+        let tape = self.headline("tapelog");
+        match (tape, self.headline("bare-rtrb")) {
+            (Some(t), Some(b)) => {
+                // Both rows include the timer; say what the ratio is without it.
+                let net = self.headline("timer").map_or(String::new(), |z| {
+                    let (tn, bn) = (t.pcts[0] - z.pcts[0], b.pcts[0] - z.pcts[0]);
+                    format!(
+                        "; net of the timer's p50 {}: {} vs {}, {:.2}x",
+                        fmt_ns(z.pcts[0]),
+                        fmt_ns(tn),
+                        fmt_ns(bn),
+                        tn / bn
+                    )
+                });
+                v.push(format!(
+                    "{} tapelog p50 {} <= 1.25 x bare-rtrb p50 {} (= {}) [kind (a), 1 thread{net}]",
+                    verdict(t.pcts[0] <= 1.25 * b.pcts[0]),
+                    fmt_ns(t.pcts[0]),
+                    fmt_ns(b.pcts[0]),
+                    fmt_ns(1.25 * b.pcts[0])
+                ))
+            }
+            _ => v.push("n/a  tapelog p50 <= 1.25 x bare-rtrb p50: a row is missing".into()),
+        }
+        let best =
+            peers.iter().filter_map(|p| self.headline(p).map(|d| (*p, d.pcts[3]))).min_by(|a, b| a.1.total_cmp(&b.1));
+        match (tape, best) {
+            (Some(t), Some((name, b))) => v.push(format!(
+                "{} tapelog p99.9 {} at least 10x lower than the best peer's p99.9 ({name}: {}, ratio {:.1}x) [kind (a), 1 thread]",
+                verdict(t.pcts[3] * 10.0 <= b),
+                fmt_ns(t.pcts[3]),
+                fmt_ns(b),
+                b / t.pcts[3]
+            )),
+            _ => v.push("n/a  tapelog p99.9 >= 10x lower than the best peer's: a row is missing".into()),
+        }
+        let best =
+            peers.iter().filter_map(|p| self.rate_of(p).map(|(r, _)| (*p, r))).max_by(|a, b| a.1.total_cmp(&b.1));
+        match (self.rate_of("tapelog"), best) {
+            (Some((t, all)), Some((name, b))) => {
+                v.push(format!(
+                    "{} tapelog end-to-end throughput {} at least 10x the best peer's ({name}: {}, ratio {:.1}x)",
+                    verdict(t >= 10.0 * b && all),
+                    rate(t),
+                    rate(b),
+                    t / b
+                ));
+                v.push(format!(
+                    "{} tapelog end-to-end throughput {} >= 30M msgs/s with every message accounted for ({})",
+                    verdict(t >= 30e6 && all),
+                    rate(t),
+                    if all { "all accounted for" } else { "MESSAGES MISSING" }
+                ));
+            }
+            _ => v.push("n/a  tapelog throughput targets: a row is missing".into()),
+        }
+        v
+    }
+}
+
+/// Messages per second, in millions.
+fn rate(r: f64) -> String {
+    format!("{:.2}M/s", r / 1e6)
+}
+
+/// An error made fit for a table cell.
+fn one_line(e: &str) -> String {
+    let l = e.replace('|', "/").replace('\n', " ");
+    if l.chars().count() > 200 {
+        format!("{}…", l.chars().take(200).collect::<String>())
+    } else {
+        l
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000), "1,000");
+        assert_eq!(group(5_000_000), "5,000,000");
+    }
+
+    #[test]
+    fn missing_messages_are_flagged() {
+        assert!(accounted(Some(10), 10, Some(0)).ends_with('✓'));
+        assert!(accounted(Some(9), 10, None).contains("1 MISSING"));
+        assert!(accounted(Some(10), 10, Some(3)).contains("3 dropped"));
+        assert_eq!(accounted(None, 10, None), "-");
+    }
+
+    #[test]
+    fn durations_keep_three_significant_digits() {
+        assert_eq!(fmt_ns(4.567), "4.57 ns");
+        assert_eq!(fmt_ns(45.67), "45.7 ns");
+        assert_eq!(fmt_ns(456.7), "457 ns");
+        assert_eq!(fmt_ns(4_567.0), "4.57 µs");
+        assert_eq!(fmt_ns(4_567_000.0), "4.57 ms");
+    }
+}
