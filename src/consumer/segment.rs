@@ -11,11 +11,14 @@
 //!
 //! # Preparing ahead
 //! The first write to each page of a fresh file mapping costs a page fault that zeroes the
-//! page: for a 64 MiB segment that is 16k faults, which would otherwise stall the consumer at
-//! every rotation and throughout each segment. A helper thread creates the *next* segment
-//! under a hidden temporary name (`.tapelog-...tlog.tmp`, also `O_EXCL`), preallocates,
-//! maps and touches every page; at rotation the consumer only writes the header and renames
-//! the file into place. The helper never touches a file after handing it over.
+//! page (16k faults for a 64 MiB segment). A helper thread takes that cost off the consumer:
+//! * it pre-faults a window (4 MiB) ahead of the consumer's write position with
+//!   `madvise(MADV_POPULATE_WRITE)`, which faults pages in writable without touching their
+//!   contents, so it never races with the consumer's writes (it only ever asks the kernel);
+//! * once a segment is half full it creates the *next* one under a hidden temporary name
+//!   (`.tapelog-...tlog.tmp`, also `O_EXCL`), preallocated and mapped, so rotation is a
+//!   header write and a rename. Nothing is pre-faulted that the consumer will not use soon,
+//!   and a short-lived process prepares nothing it does not need.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -54,6 +57,10 @@ struct Open {
     committed: usize,
     /// Committed bytes already msync'ed.
     synced: usize,
+    /// Bytes from the start already handed to the helper to pre-fault.
+    populated: usize,
+    /// Whether the next segment was requested from the helper.
+    next_requested: bool,
 }
 
 /// A segment file created, preallocated, mapped and pre-faulted, not yet in use.
@@ -63,9 +70,21 @@ struct Blank {
     tmp: PathBuf,
 }
 
-/// The helper thread that prepares the next segment.
+/// Work for the helper thread.
+enum Job {
+    /// Create segment `seq`.
+    Prepare(u32),
+    /// Pre-fault `len` bytes at address `addr` of a live mapping (advice only: harmless even
+    /// if the mapping is gone or replaced by the time it runs).
+    Populate { addr: usize, len: usize },
+}
+
+/// Bytes pre-faulted ahead of the consumer's write position.
+const POPULATE_WINDOW: usize = 4 << 20;
+
+/// The helper thread that prepares the next segment and pre-faults the current one.
 struct Preparer {
-    requests: Option<mpsc::Sender<u32>>,
+    requests: Option<mpsc::Sender<Job>>,
     results: mpsc::Receiver<(u32, io::Result<Blank>)>,
     /// Sequence number requested and not yet collected.
     pending: Option<u32>,
@@ -74,13 +93,18 @@ struct Preparer {
 
 impl Preparer {
     fn start(dir: PathBuf, run_id: u64, size: usize) -> io::Result<Preparer> {
-        let (req_tx, req_rx) = mpsc::channel::<u32>();
+        let (req_tx, req_rx) = mpsc::channel::<Job>();
         let (res_tx, res_rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
-            while let Ok(seq) = req_rx.recv() {
-                let blank = prepare_blank(&dir, run_id, seq, size);
-                if res_tx.send((seq, blank)).is_err() {
-                    break;
+            while let Ok(job) = req_rx.recv() {
+                match job {
+                    Job::Prepare(seq) => {
+                        let blank = prepare_blank(&dir, run_id, seq, size);
+                        if res_tx.send((seq, blank)).is_err() {
+                            break;
+                        }
+                    }
+                    Job::Populate { addr, len } => populate(addr, len),
                 }
             }
         })?;
@@ -90,10 +114,16 @@ impl Preparer {
     fn request(&mut self, seq: u32) {
         if self.pending.is_none() {
             if let Some(tx) = &self.requests {
-                if tx.send(seq).is_ok() {
+                if tx.send(Job::Prepare(seq)).is_ok() {
                     self.pending = Some(seq);
                 }
             }
+        }
+    }
+
+    fn populate(&self, addr: usize, len: usize) {
+        if let Some(tx) = &self.requests {
+            let _ = tx.send(Job::Populate { addr, len });
         }
     }
 
@@ -140,21 +170,28 @@ fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize) -> io::Result<B
     }
     // SAFETY: we just created this file exclusively (O_EXCL) and are its only writer; see the
     // module docs for the ownership invariant that keeps the mapping sound.
-    let mut map = match unsafe { MmapOptions::new().len(size).map_mut(&file) } {
+    let map = match unsafe { MmapOptions::new().len(size).map_mut(&file) } {
         Ok(m) => m,
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
     };
-    // Take every page's write fault here, off the consumer thread. A volatile write, so the
-    // store of a zero over (what reads as) zero is not optimized away.
-    let base = map.as_mut_ptr();
-    for off in (0..size).step_by(4096) {
-        // SAFETY: `off < size` = the mapping's length; the mapping is ours alone.
-        unsafe { base.add(off).write_volatile(0) };
-    }
+    populate(map.as_ptr() as usize, POPULATE_WINDOW.min(size));
     Ok(Blank { file, map, tmp })
+}
+
+/// Asks the kernel to fault in `[addr, addr + len)` writable, without touching the bytes.
+fn populate(addr: usize, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        const MADV_POPULATE_WRITE: libc::c_int = 23; // Linux 5.14+; older kernels say EINVAL
+        // SAFETY: madvise only gives advice about the range; on an unmapped or replaced range
+        // it fails or populates whatever is mapped there, never touching memory contents.
+        unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (addr, len);
 }
 
 /// Writes one run's segments: create, append, publish, rotate, finalize.
@@ -213,6 +250,19 @@ impl SegmentWriter {
         }
         let start = o.pos;
         o.pos += n;
+        if o.pos + POPULATE_WINDOW / 2 > o.populated && o.populated < o.map.len() {
+            let len = POPULATE_WINDOW.min(o.map.len() - o.populated);
+            if let Some(p) = &self.prep {
+                p.populate(o.map.as_ptr() as usize + o.populated, len);
+            }
+            o.populated += len;
+        }
+        if !o.next_requested && o.pos > o.map.len() / 2 {
+            o.next_requested = true;
+            if let Some(p) = self.prep.as_mut() {
+                p.request(self.seq);
+            }
+        }
         Some(&mut o.map[start..start + n])
     }
 
@@ -297,12 +347,19 @@ impl SegmentWriter {
             discard(Blank { file, map, tmp });
             return Err(e);
         }
-        self.open = Some(Open { _file: file, map, path, pos: header_len, committed: header_len, synced: 0 });
+        let populated = POPULATE_WINDOW.min(self.cfg.size);
+        self.open = Some(Open {
+            _file: file,
+            map,
+            path,
+            pos: header_len,
+            committed: header_len,
+            synced: 0,
+            populated,
+            next_requested: false,
+        });
         self.seq += 1;
         self.serial += 1;
-        if let Some(p) = self.prep.as_mut() {
-            p.request(self.seq);
-        }
         self.apply_retention();
         Ok(())
     }
