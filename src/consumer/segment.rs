@@ -186,8 +186,8 @@ fn populate(addr: usize, len: usize) {
     #[cfg(target_os = "linux")]
     {
         const MADV_POPULATE_WRITE: libc::c_int = 23; // Linux 5.14+; older kernels say EINVAL
-        // SAFETY: madvise only gives advice about the range; on an unmapped or replaced range
-        // it fails or populates whatever is mapped there, never touching memory contents.
+                                                     // SAFETY: madvise only gives advice about the range; on an unmapped or replaced range
+                                                     // it fails or populates whatever is mapped there, never touching memory contents.
         unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
     }
     #[cfg(not(target_os = "linux"))]
