@@ -23,7 +23,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -296,17 +296,22 @@ impl SegmentWriter {
         self.open_next()
     }
 
-    /// Marks the open segment finalized, unmaps it and truncates it to its committed length.
+    /// Unmaps the open segment, truncates it to its committed length, and only then marks it
+    /// finalized. In that order a crash at any point leaves either an unfinished segment (read
+    /// up to its committed length, with a warning) or a finished one whose length matches.
     pub fn finalize(&mut self) {
         self.publish();
         let Some(o) = self.open.take() else { return };
-        flags_cell(&o.map).fetch_or(FLAG_FINALIZED, Ordering::Release);
         let len = o.committed as u64;
-        let path = o.path.clone();
+        let flags = u16::from_le_bytes([o.map[FLAGS_OFFSET], o.map[FLAGS_OFFSET + 1]]) | FLAG_FINALIZED;
         drop(o.map);
         // The mapping is gone, so truncating cannot pull pages out from under it.
-        if let Err(e) = o._file.set_len(len) {
-            eprintln!("tapelog: cannot truncate {}: {e}", path.display());
+        let done = o._file.set_len(len).and_then(|()| {
+            use std::os::unix::fs::FileExt;
+            o._file.write_all_at(&flags.to_le_bytes(), FLAGS_OFFSET as u64)
+        });
+        if let Err(e) = done {
+            eprintln!("tapelog: cannot finalize {}: {e}", o.path.display());
         }
     }
 
@@ -417,11 +422,6 @@ fn committed_cell(map: &MmapMut) -> &AtomicU64 {
     // 8-aligned, in-bounds u64 that lives as long as the borrow of `map`; only this thread
     // writes it, other processes read it with read(2).
     unsafe { &*(map.as_ptr().add(COMMITTED_OFFSET) as *const AtomicU64) }
-}
-
-fn flags_cell(map: &MmapMut) -> &AtomicU16 {
-    // SAFETY: as for `committed_cell`: offset 10 is 2-aligned and in bounds.
-    unsafe { &*(map.as_ptr().add(FLAGS_OFFSET) as *const AtomicU16) }
 }
 
 /// Reserves the file's blocks now, so a full disk fails here with ENOSPC instead of later as
