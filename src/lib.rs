@@ -31,6 +31,7 @@ pub mod frontend;
 mod level;
 pub mod log_bridge;
 mod macros;
+mod panic_hook;
 mod shared;
 mod stats;
 pub mod text;
@@ -43,6 +44,7 @@ pub use consumer::segment::{list_segments, FILE_PREFIX};
 pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use level::{Level, ParseLevelError};
+pub use panic_hook::install_panic_hook;
 pub use stats::{stats, SampledSite, Stats, ThreadStats, Totals};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
