@@ -246,6 +246,7 @@ impl Builder {
         // Release: a producer that sees the new generation (then takes CURRENT's lock to
         // attach) finds the new logger in place.
         GENERATION.store(generation, Ordering::Release);
+        crate::signals::register_logger(&shared);
         Ok(Guard { shared, handle: Some(handle) })
     }
 }
@@ -312,6 +313,7 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        crate::signals::unregister_logger();
         {
             let _cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
             // Both under CURRENT's lock, so no thread attaches after this point.

@@ -33,6 +33,7 @@ pub mod log_bridge;
 mod macros;
 mod panic_hook;
 mod shared;
+mod signals;
 mod stats;
 pub mod text;
 pub mod wire;
@@ -45,6 +46,7 @@ pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use level::{Level, ParseLevelError};
 pub use panic_hook::install_panic_hook;
+pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
 pub use stats::{stats, SampledSite, Stats, ThreadStats, Totals};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
@@ -133,6 +135,11 @@ pub mod __private {
             s.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
             s.wake_consumer();
         }
+    }
+
+    /// Test hook: the consumer thread's OS thread id (0 when none), to aim a signal at it.
+    pub fn consumer_tid() -> u64 {
+        crate::signals::CONSUMER_TID.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Compile-time check of a format string against the argument count.

@@ -58,6 +58,8 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
                 None => unpin_current(),
             }
             let _ = sh.consumer_thread.set(std::thread::current());
+            // SAFETY: gettid has no preconditions.
+            crate::signals::CONSUMER_TID.store(unsafe { libc::gettid() } as u64, Ordering::Relaxed);
             // Marks the consumer gone even if it panics, so flush() never waits forever.
             let _alive = AliveGuard(sh.clone());
             let mut c = Consumer::new(sh.clone(), seg, rate);
@@ -148,6 +150,8 @@ struct Consumer {
     retry_at: u64,
     /// How long a small batch may wait, in ticks.
     batch_ticks: u64,
+    /// The stream that "received signal" records go to.
+    signal_slot: Option<SlotInfo>,
 }
 
 impl Consumer {
@@ -163,6 +167,7 @@ impl Consumer {
             scratch: Vec::with_capacity(4096),
             retry_at: 0,
             batch_ticks,
+            signal_slot: None,
         };
         c.shared.totals.segments.store(1, Ordering::Relaxed);
         c.write_anchor();
@@ -182,6 +187,12 @@ impl Consumer {
                 continue;
             }
             self.adopt_pending();
+            // Acquire pairs with the signal handler's Release: record it before serving the
+            // flush the handler requested right after.
+            let sig = crate::signals::PENDING_SIGNAL.swap(0, Ordering::Acquire);
+            if sig != 0 {
+                self.record_signal(sig);
+            }
             let flushing = flush_req > self.shared.flush_done.load(Ordering::Relaxed);
             let work = self.drain_all(flushing || shutdown);
             self.maybe_anchor();
@@ -565,6 +576,45 @@ impl Consumer {
         if exited {
             slot.shared.consumer.exited.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Writes "received signal N (NAME)" as an ERROR record of a stream of the consumer's own
+    /// (the interrupted thread's ring may be half-written, so it is never touched).
+    fn record_signal(&mut self, sig: i32) {
+        use crate::frontend::args::ArgList;
+        use crate::frontend::callsite::{register, Callsite, DISABLED};
+        static SIGNAL_SITE: Callsite =
+            Callsite::new(crate::Level::Error, "received signal {} ({})", module_path!(), file!(), line!());
+        let name = crate::signals::signal_name(sig);
+        let args = (&sig, &name);
+        let id = register(&SIGNAL_SITE, <(&i32, &&str) as ArgList>::kinds) & !DISABLED;
+        let ticks = clock::ticks();
+        let mut rec = vec![0u8; RECORD_HEADER_LEN + args.encoded_len()];
+        rec[0..4].copy_from_slice(&id.to_le_bytes());
+        rec[4..10].copy_from_slice(&ticks.to_le_bytes()[..6]);
+        // SAFETY: `rec` has exactly encoded_len() bytes after the header.
+        unsafe { args.encode(rec.as_mut_ptr().add(RECORD_HEADER_LEN)) };
+        let mut slot = self.signal_slot.take().unwrap_or_else(|| SlotInfo {
+            shared: Arc::new(ThreadShared::new(
+                crate::frontend::next_thread_id(),
+                crate::signals::CONSUMER_TID.load(Ordering::Relaxed),
+                "tapelog-signal".into(),
+                0,
+            )),
+            in_segment: 0,
+            drops_reported: 0,
+            written: 0,
+            lost: 0,
+            high_water: 0,
+            last_drain: 0,
+        });
+        let split = Split { a: &rec, b: &[] };
+        let (end, full) = self.write_batches(&mut slot, split, 0, ticks);
+        if end == 0 && full && self.rotate() {
+            self.write_batches(&mut slot, split, 0, ticks);
+        }
+        self.seg.publish();
+        self.signal_slot = Some(slot);
     }
 
     fn shutdown(&mut self) {

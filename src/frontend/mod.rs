@@ -28,6 +28,11 @@ const DETACHED: u64 = u64::MAX;
 /// Process-wide thread ids written into segments.
 static NEXT_THREAD_ID: AtomicU32 = AtomicU32::new(1);
 
+/// A fresh process-wide thread id.
+pub(crate) fn next_thread_id() -> u32 {
+    NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// What the hot path reads: plain data with no destructor, so reaching it is one
 /// `%fs`-relative address computation, with no lazy-initialization or destructor-state check.
 struct Hot {
