@@ -11,12 +11,12 @@ use crate::wire::header::{CLOCK_MONOTONIC, CLOCK_TSC};
 use crate::wire::record::Anchor;
 
 /// The clock code written in segment headers.
-pub const CLOCK_KIND: u8 = if cfg!(target_arch = "x86_64") { CLOCK_TSC } else { CLOCK_MONOTONIC };
+pub const CLOCK_KIND: u8 = if cfg!(all(target_arch = "x86_64", not(miri))) { CLOCK_TSC } else { CLOCK_MONOTONIC };
 
 /// Reads the tick counter.
 #[inline(always)]
 pub fn ticks() -> u64 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         // SAFETY: `rdtsc` exists on every x86_64 CPU and has no memory effects.
         #[allow(unused_unsafe)]
@@ -24,13 +24,13 @@ pub fn ticks() -> u64 {
             core::arch::x86_64::_rdtsc()
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), miri))]
     {
         monotonic_ns()
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 fn monotonic_ns() -> u64 {
     use std::sync::OnceLock;
     static EPOCH: OnceLock<Instant> = OnceLock::new();

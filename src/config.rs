@@ -200,6 +200,11 @@ impl Builder {
         self
     }
 
+    #[cfg(test)]
+    pub(crate) fn into_config(self) -> Config {
+        self.cfg
+    }
+
     /// Validates the configuration, opens the first segment, and starts the consumer.
     pub fn start(self) -> Result<Guard, StartError> {
         let cfg = self.cfg;

@@ -9,6 +9,8 @@
 pub mod args;
 pub mod callsite;
 pub mod sample;
+#[cfg(test)]
+mod tests;
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
