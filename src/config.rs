@@ -57,6 +57,7 @@ pub(crate) struct Config {
     pub metadata: Vec<(String, String)>,
     pub batch_delay: std::time::Duration,
     pub filter: Option<String>,
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// Configures and starts the logger.
@@ -113,6 +114,7 @@ impl Builder {
                 metadata: Vec::new(),
                 batch_delay: std::time::Duration::from_micros(100),
                 filter: None,
+                shutdown_timeout: std::time::Duration::from_secs(10),
             },
         }
     }
@@ -191,6 +193,15 @@ impl Builder {
     /// later with [`set_filter`](crate::set_filter).
     pub fn filter(mut self, directives: impl Into<String>) -> Self {
         self.cfg.filter = Some(directives.into());
+        self
+    }
+
+    /// How long dropping the [`Guard`] waits for the consumer to drain and finalize (default
+    /// 10 s). If the consumer is stuck (a hung disk, say), the drop returns after this long,
+    /// prints what could not be written to stderr, and leaves it in
+    /// [`stats()`](crate::stats) (`last_error`, `total.unwritten_at_shutdown`).
+    pub fn shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.cfg.shutdown_timeout = timeout;
         self
     }
 
@@ -328,7 +339,31 @@ impl Drop for Guard {
         // Release: the consumer's Acquire load sees `closing` and every ring handed over.
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.wake_consumer();
-        if let Some(h) = self.handle.take() {
+        let deadline = std::time::Instant::now() + self.shared.config.shutdown_timeout;
+        let mut g = self.shared.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Acquire pairs with the consumer's Release when it ends: its writes are visible.
+        while self.shared.consumer_alive.load(Ordering::Acquire) {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let wait = (deadline - now).min(std::time::Duration::from_millis(10));
+            g = self.shared.flush_cv.wait_timeout(g, wait).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        drop(g);
+        if self.shared.consumer_alive.load(Ordering::Acquire) {
+            // Stuck: leave the consumer to finish if it ever can, and say what is not written.
+            let st = crate::stats();
+            let pending: u64 = st.threads.iter().map(|t| t.pending()).sum();
+            let msg = format!(
+                "shutdown timed out after {:?}: the consumer is stuck; {pending} records not written",
+                self.shared.config.shutdown_timeout
+            );
+            eprintln!("tapelog: {msg}");
+            self.shared.totals.unwritten_at_shutdown.store(pending, Ordering::Relaxed);
+            self.shared.set_error(msg);
+            self.handle = None;
+        } else if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
     }

@@ -137,6 +137,15 @@ pub mod __private {
         }
     }
 
+    /// Test hook: stalls (`true`) or releases the consumer as if it were stuck on I/O; unlike
+    /// [`pause_consumer`], a stalled consumer ignores shutdown too.
+    pub fn stall_consumer(stalled: bool) {
+        if let Some(s) = crate::shared::current() {
+            s.stalled.store(stalled, std::sync::atomic::Ordering::Relaxed);
+            s.wake_consumer();
+        }
+    }
+
     /// Test hook: the consumer thread's OS thread id (0 when none), to aim a signal at it.
     pub fn consumer_tid() -> u64 {
         crate::signals::CONSUMER_TID.load(std::sync::atomic::Ordering::Relaxed)

@@ -88,6 +88,7 @@ pub(crate) struct Totals {
     pub segments: AtomicU64,
     pub batches: AtomicU64,
     pub io_errors: AtomicU64,
+    pub unwritten_at_shutdown: AtomicU64,
 }
 
 /// One running logger.
@@ -114,6 +115,8 @@ pub(crate) struct Shared {
     pub last_error: Mutex<Option<String>>,
     /// Test hook: while set, the consumer takes nothing from the rings.
     pub paused: AtomicBool,
+    /// Test hook: like `paused`, but also ignores shutdown (a consumer stuck on I/O).
+    pub stalled: AtomicBool,
 }
 
 impl Shared {
@@ -135,6 +138,7 @@ impl Shared {
             totals: Totals::default(),
             last_error: Mutex::new(None),
             paused: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
         }
     }
 

@@ -61,8 +61,10 @@ pub struct Totals {
     pub segments: u64,
     /// Batches written.
     pub batches: u64,
-    /// I/O failures (a segment that could not be opened, msync errors).
+    /// I/O failures (a segment that could not be opened, msync errors, a stuck shutdown).
     pub io_errors: u64,
+    /// Records still unwritten when a shutdown gave up waiting for a stuck consumer.
+    pub unwritten_at_shutdown: u64,
 }
 
 /// A snapshot of every counter. See [`stats()`].
@@ -161,6 +163,7 @@ pub fn stats() -> Stats {
     out.total.segments = t.segments.load(Ordering::Relaxed);
     out.total.batches = t.batches.load(Ordering::Relaxed);
     out.total.io_errors = t.io_errors.load(Ordering::Relaxed);
+    out.total.unwritten_at_shutdown = t.unwritten_at_shutdown.load(Ordering::Relaxed);
     out.last_error = sh.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
     out
 }

@@ -182,7 +182,8 @@ impl Consumer {
             // every record committed before the flush request.
             let flush_req = self.shared.flush_requested.load(Ordering::Acquire);
             let shutdown = self.shared.shutdown.load(Ordering::Acquire);
-            if !shutdown && self.shared.paused.load(Ordering::Relaxed) {
+            if (!shutdown && self.shared.paused.load(Ordering::Relaxed)) || self.shared.stalled.load(Ordering::Relaxed)
+            {
                 std::thread::park_timeout(Duration::from_millis(1));
                 continue;
             }
