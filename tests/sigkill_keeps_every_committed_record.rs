@@ -97,4 +97,5 @@ fn sigkill_at_a_random_moment_keeps_gap_free_prefixes() {
             "trial {trial}: damage reported after a kill: {diags:?}"
         );
     }
+    assert!(with_data >= trials / 2, "only {with_data} of {trials} trials got past start-up before the kill");
 }
