@@ -52,6 +52,8 @@ pub enum DiscoverError {
     Io(PathBuf, std::io::Error),
     /// A directory holds no segment files.
     NoSegments(PathBuf),
+    /// The command line asks for something impossible.
+    Usage(String),
 }
 
 impl std::fmt::Display for DiscoverError {
@@ -59,6 +61,7 @@ impl std::fmt::Display for DiscoverError {
         match self {
             DiscoverError::Io(p, e) => write!(f, "{}: {e}", p.display()),
             DiscoverError::NoSegments(p) => write!(f, "{}: no tapelog segments (*.{SEGMENT_EXT}) found", p.display()),
+            DiscoverError::Usage(m) => f.write_str(m),
         }
     }
 }

@@ -14,23 +14,38 @@
 
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod discover;
+pub mod event;
+pub mod follow;
+pub mod input;
 pub mod merge;
 pub mod output;
+pub mod printer;
+pub mod progress;
+pub mod stream;
 pub mod summary;
+pub mod template;
+pub mod timefmt;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use discover::DiscoverError;
-use merge::{Diagnostic, Event, Merger, Severity};
+use merge::{Diagnostic, Merger, Severity};
+pub(crate) use printer::report;
 use tapelog::Level;
+pub use template::TextStyle;
 
 /// Format versions this decoder reads.
 pub const READS_VERSIONS: (u16, u16) = (tapelog::wire::MIN_READ_VERSION, tapelog::wire::FORMAT_VERSION);
 
+/// The path that means standard input.
+pub const STDIN: &str = "-";
+
 /// Options of `tapelog cat`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CatOptions {
     /// NDJSON instead of text.
     pub json: bool,
@@ -44,6 +59,31 @@ pub struct CatOptions {
     pub thread: Option<String>,
     /// Only records whose message matches.
     pub grep: Option<regex::Regex>,
+    /// Text layout: line template, time zone and format, colors.
+    pub style: TextStyle,
+    /// Keep reading live segments, new segments and new runs (like `tail -F`).
+    pub follow: bool,
+    /// How long streamed input (stdin, `follow`) holds records back to order threads.
+    pub window: Duration,
+    /// Show a progress bar on stderr for inputs over 100 MB.
+    pub progress: bool,
+}
+
+impl Default for CatOptions {
+    fn default() -> Self {
+        CatOptions {
+            json: false,
+            level: None,
+            since: None,
+            until: None,
+            thread: None,
+            grep: None,
+            style: TextStyle::default(),
+            follow: false,
+            window: Duration::from_nanos(stream::DEFAULT_WINDOW_NS as u64),
+            progress: false,
+        }
+    }
 }
 
 /// What a decode produced.
@@ -86,109 +126,43 @@ pub fn open(paths: &[PathBuf]) -> Result<(Merger, Vec<Diagnostic>), DiscoverErro
     Ok((Merger::new(runs), diags))
 }
 
-fn report(diags: Vec<Diagnostic>, err: &mut dyn Write, outcome: &mut Outcome) {
-    for d in diags {
-        match d.severity {
-            Severity::Warning => outcome.warnings += 1,
-            Severity::Error => outcome.errors += 1,
-        }
-        let _ = writeln!(err, "tapelog: {d}");
-    }
-}
-
-fn thread_matches(filter: &str, t: &merge::ThreadInfo) -> bool {
-    t.name == filter || filter.parse::<u32>().is_ok_and(|id| id == t.id)
-}
-
-/// `tapelog cat`: prints every record of `paths` in timestamp order.
+/// `tapelog cat`: prints every record of `paths` in timestamp order. A single path `-`
+/// reads a segment stream from standard input; [`CatOptions::follow`] keeps following.
 pub fn cat(
     paths: &[PathBuf],
     opts: &CatOptions,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome, DiscoverError> {
+    if paths.iter().any(|p| p.as_os_str() == STDIN) {
+        if paths.len() != 1 {
+            return Err(DiscoverError::Usage("`-` (standard input) cannot be combined with other paths".into()));
+        }
+        return Ok(cat_reader(std::io::stdin().lock(), opts, out, err));
+    }
+    let window = opts.window.as_nanos() as i128;
+    if opts.follow {
+        let mut src = follow::Follower::new(paths, window);
+        return Ok(printer::print(&mut src, opts, None, out, err));
+    }
     let (mut m, diags) = open(paths)?;
     let mut outcome = Outcome::default();
     report(diags, err, &mut outcome);
-    report(m.take_diagnostics(), err, &mut outcome);
-    let mut tf = output::TimeFormatter::default();
-    let mut line = String::with_capacity(256);
-    let mut msg = String::with_capacity(256);
-    let mut vals_store = Vec::new();
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
-    let mut render_errors = 0u64;
-    while let Some(ev) = m.next() {
-        line.clear();
-        match ev {
-            Event::Record(rec) => {
-                if opts.level.is_some_and(|l| rec.site.level.is_none_or(|rl| rl < l))
-                    || opts.since.is_some_and(|s| rec.ts_ns < s)
-                    || opts.until.is_some_and(|u| rec.ts_ns >= u)
-                    || opts.thread.as_deref().is_some_and(|t| !thread_matches(t, rec.thread))
-                {
-                    continue;
-                }
-                let mut vals = output::recycle(std::mem::take(&mut vals_store));
-                if let Some(re) = &opts.grep {
-                    msg.clear();
-                    let _ = output::render_message(&rec, &mut vals, &mut msg);
-                    vals.clear();
-                    if !re.is_match(&msg) {
-                        vals_store = output::recycle(vals);
-                        continue;
-                    }
-                }
-                let res = if opts.json {
-                    let (j, res) = output::record_json(&rec, &mut vals);
-                    line.push_str(&j.to_string());
-                    res
-                } else {
-                    output::text_line(&mut tf, &rec, &mut vals, &mut line)
-                };
-                if let Err(e) = res {
-                    render_errors += 1;
-                    if render_errors <= 10 {
-                        let _ = writeln!(err, "tapelog: error: {}:{}: {e}", rec.site.file, rec.site.line);
-                    }
-                    outcome.errors += 1;
-                }
-                vals_store = output::recycle(vals);
-                outcome.records += 1;
-            }
-            Event::Drops(d) => {
-                // A drop report counts as a warning for --level, and --grep sees its text.
-                if opts.level.is_some_and(|l| l > Level::Warn)
-                    || opts.since.is_some_and(|s| d.ts_ns < s)
-                    || opts.until.is_some_and(|u| d.ts_ns >= u)
-                    || opts.thread.as_deref().is_some_and(|t| !thread_matches(t, d.thread))
-                {
-                    continue;
-                }
-                output::drops_line(&mut tf, &d, &mut line);
-                if opts.grep.as_ref().is_some_and(|re| !re.is_match(&line)) {
-                    continue;
-                }
-                if opts.json {
-                    line.clear();
-                    line.push_str(&output::drops_json(&d).to_string());
-                }
-                outcome.drop_reports += 1;
-            }
-        }
-        line.push('\n');
-        if let Err(e) = w.write_all(line.as_bytes()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(outcome);
-            }
-            let _ = writeln!(err, "tapelog: error: writing output: {e}");
-            outcome.errors += 1;
-            return Ok(outcome);
-        }
-    }
-    let _ = w.flush();
-    drop(w);
-    report(m.take_diagnostics(), err, &mut outcome);
-    Ok(outcome)
+    let progress = if opts.progress { progress::Progress::for_bytes(input_bytes(&m)) } else { None };
+    let o = printer::print(&mut m, opts, progress, out, err);
+    Ok(Outcome { warnings: outcome.warnings + o.warnings, errors: outcome.errors + o.errors, ..o })
+}
+
+/// `tapelog cat -`: prints the records of a segment stream (one or more segments back to
+/// back), merged through the reorder window of [`CatOptions::window`].
+pub fn cat_reader(src: impl Read, opts: &CatOptions, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
+    let mut s = input::ReadSource::new(src, "<stdin>", opts.window.as_nanos() as i128);
+    printer::print(&mut s, opts, None, out, err)
+}
+
+/// Committed bytes of every segment the merger reads.
+fn input_bytes(m: &Merger) -> u64 {
+    m.runs().flat_map(|r| r.segments.iter()).map(|s| s.header.committed).sum()
 }
 
 /// Parses `--since`/`--until`: RFC 3339 (`2026-11-21T12:00:00Z`) or integer Unix ns.

@@ -1,10 +1,14 @@
 //! `tapelog`: decode tapelog segments. All logic lives in the `tapelog_decoder` library.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use tapelog_decoder::{cat, parse_time, summary, CatOptions, READS_VERSIONS};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tapelog_decoder::template::{LineTemplate, DEFAULT_FORMAT, FIELDS};
+use tapelog_decoder::timefmt::{TimeFormatter, TsStyle};
+use tapelog_decoder::{cat, check, parse_time, summary, CatOptions, TextStyle, READS_VERSIONS};
 
 fn long_version() -> &'static str {
     Box::leak(
@@ -18,6 +22,9 @@ fn long_version() -> &'static str {
     )
 }
 
+const EXIT_CODES: &str = "Exit codes: 0 success (warnings such as torn tails allowed), 1 damaged data, \
+2 bad usage or unreadable input.";
+
 #[derive(Parser)]
 #[command(name = "tapelog", about = "Decode tapelog binary log segments", version = long_version())]
 struct Cli {
@@ -25,13 +32,51 @@ struct Cli {
     cmd: Cmd,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SortBy {
+    Records,
+    Bytes,
+}
+
+#[derive(Args)]
+struct TimeArgs {
+    /// Timestamps in UTC (the default).
+    #[arg(long, conflicts_with_all = ["local", "tz"])]
+    utc: bool,
+    /// Timestamps in the local time zone (TZ, or the system's).
+    #[arg(long, conflicts_with = "tz")]
+    local: bool,
+    /// Timestamps in this IANA time zone (Europe/Paris) or POSIX TZ string.
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+    /// Timestamp format: rfc3339 (default), unix, unix-ns, or a strftime pattern such as
+    /// '%Y-%m-%d %H:%M:%S%.6f'.
+    #[arg(long, value_name = "FMT", default_value = "rfc3339", value_parser = |s: &str| s.parse::<TsStyle>())]
+    ts_format: TsStyle,
+}
+
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Print records of segment files or directories, merged in timestamp order.
+    #[command(after_help = EXIT_CODES)]
     Cat {
-        /// Segment files or directories holding them.
+        /// Segment files or directories holding them; `-` reads a segment stream from stdin
+        /// (`zstdcat seg.tlog.zst | tapelog cat -`).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Keep printing records as live segments grow, follow rotation into new segments and
+        /// writer restarts into new runs (like `tail -F`). Stop with Ctrl-C.
+        #[arg(short, long)]
+        follow: bool,
         /// Print NDJSON (one object per record) instead of text.
         #[arg(long)]
         json: bool,
@@ -50,8 +95,33 @@ enum Cmd {
         /// Only records whose message matches this regular expression.
         #[arg(long)]
         grep: Option<regex::Regex>,
+        /// Line template. Placeholders: {ts}, {level}, {thread}, {thread_id}, {target},
+        /// {file}, {line}, {msg}, and {fields} (the key-value fields as ` key=value` pairs,
+        /// each with a leading space; nothing for records without fields); {name:<N} /
+        /// {name:>N} pad to N characters; {{ }} are braces, \t a tab. Drop reports keep their
+        /// own layout.
+        #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_FORMAT)]
+        format: String,
+        #[command(flatten)]
+        time: TimeArgs,
+        /// Color the level and timestamp: auto (when stdout is a terminal and NO_COLOR is
+        /// unset), always, never.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: Color,
+        /// Same as --color never.
+        #[arg(long)]
+        no_color: bool,
+        /// How long stdin and --follow hold records back to merge threads in timestamp
+        /// order, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 50)]
+        window: u64,
+        /// No progress bar (otherwise shown on stderr for inputs over 100 MB when stdout is
+        /// not a terminal).
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Count records per level, call site and thread; drops, time span, bytes per record.
+    #[command(after_help = EXIT_CODES)]
     Stats {
         /// Segment files or directories holding them.
         #[arg(required = true)]
@@ -59,34 +129,133 @@ enum Cmd {
         /// How many call sites to list.
         #[arg(long, default_value_t = 20)]
         top: usize,
+        /// Rank call sites by records or by bytes.
+        #[arg(long, value_enum, default_value = "records")]
+        by: SortBy,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
+    /// Verify headers, dictionaries, committed lengths, checksums and record framing.
+    #[command(after_help = "Prints one line per file: OK, TORN at a byte offset, CORRUPT at a byte offset, or \
+UNREADABLE.\nExit codes: 0 every file OK (live, unfinalized segments included), 1 some file corrupt, 2 a path \
+could not be read, 3 no corruption but a torn tail.")]
+    Check {
+        /// Segment files or directories holding them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print one JSON object per file.
+        #[arg(long)]
+        json: bool,
+        /// Print only files that are not OK.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+}
+
+fn time_formatter(t: &TimeArgs) -> Result<TimeFormatter, String> {
+    let tz = if let Some(name) = &t.tz {
+        jiff::tz::TimeZone::get(name)
+            .or_else(|_| jiff::tz::TimeZone::posix(name))
+            .map_err(|e| format!("unknown time zone {name:?}: {e}"))?
+    } else if t.local {
+        jiff::tz::TimeZone::system()
+    } else {
+        jiff::tz::TimeZone::UTC
+    };
+    Ok(TimeFormatter::new(tz, t.ts_format.clone()))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stderr = std::io::stderr().lock();
     let code = match cli.cmd {
-        Cmd::Cat { paths, json, level, since, until, thread, grep } => {
-            let opts = CatOptions { json, level, since, until, thread, grep };
-            let mut stdout = std::io::stdout().lock();
-            match cat(&paths, &opts, &mut stdout, &mut stderr) {
-                Ok(o) => o.exit_code(),
+        Cmd::Cat {
+            paths,
+            follow,
+            json,
+            level,
+            since,
+            until,
+            thread,
+            grep,
+            format,
+            time,
+            color,
+            no_color,
+            window,
+            quiet,
+        } => {
+            let stdout_tty = std::io::stdout().is_terminal();
+            let color = match (no_color, color) {
+                (true, _) | (_, Color::Never) => false,
+                (_, Color::Always) => true,
+                (_, Color::Auto) => stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            };
+            let style = format
+                .parse::<LineTemplate>()
+                .and_then(|template| Ok(TextStyle::new(template, time_formatter(&time)?, color && !json)));
+            match style {
                 Err(e) => {
-                    eprintln!("tapelog: error: {e}");
+                    let _ = writeln!(stderr, "tapelog: error: {e} (placeholders: {FIELDS})");
                     2
+                }
+                Ok(style) => {
+                    let opts = CatOptions {
+                        json,
+                        level,
+                        since,
+                        until,
+                        thread,
+                        grep,
+                        style,
+                        follow,
+                        window: Duration::from_millis(window),
+                        progress: !quiet && !stdout_tty,
+                    };
+                    let mut stdout = std::io::stdout().lock();
+                    match cat(&paths, &opts, &mut stdout, &mut stderr) {
+                        Ok(o) => o.exit_code(),
+                        Err(e) => {
+                            let _ = writeln!(stderr, "tapelog: error: {e}");
+                            2
+                        }
+                    }
                 }
             }
         }
-        Cmd::Stats { paths, top } => match summary::summarize(&paths, &mut stderr) {
+        Cmd::Stats { paths, top, by, json } => match summary::summarize(&paths, &mut stderr) {
             Ok((s, o)) => {
-                print!("{}", summary::render(&s, top));
+                let by_bytes = matches!(by, SortBy::Bytes);
+                if json {
+                    println!("{}", summary::to_json(&s, top, by_bytes));
+                } else {
+                    print!("{}", summary::render(&s, top, by_bytes));
+                }
                 o.exit_code()
             }
             Err(e) => {
-                eprintln!("tapelog: error: {e}");
+                let _ = writeln!(stderr, "tapelog: error: {e}");
                 2
             }
         },
+        Cmd::Check { paths, json, quiet } => {
+            let mut reports = Vec::new();
+            let mut stdout = std::io::stdout().lock();
+            for f in check::expand(&paths) {
+                let r = check::check_file(&f);
+                let ok = r.status == check::Status::Ok;
+                let _ = if json {
+                    writeln!(stdout, "{}", r.json())
+                } else if !(quiet && ok) {
+                    writeln!(stdout, "{}", r.line())
+                } else {
+                    Ok(())
+                };
+                reports.push(r);
+            }
+            check::exit_code(&reports)
+        }
     };
     ExitCode::from(code as u8)
 }

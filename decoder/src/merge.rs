@@ -13,137 +13,13 @@ use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-use tapelog::text::Template;
 use tapelog::wire::reader::{decode_entry, Entry, EntryReader, ReadError};
-use tapelog::wire::record::{args_len, record_head, Anchor, CallsiteEntry, Drops, ThreadEnd};
-use tapelog::wire::{entry, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
-use tapelog::Level;
+use tapelog::wire::record::{args_len, record_head, Anchor, BatchHead, Drops, ThreadEnd};
+use tapelog::wire::{entry, unwrap_ticks, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
 
 use crate::discover::Run;
-
-/// A call site as the decoder knows it.
-#[derive(Debug)]
-pub struct SiteInfo {
-    /// Its id within the run.
-    pub id: u32,
-    /// Its level (`None` for a level code this decoder does not know).
-    pub level: Option<Level>,
-    /// Raw level code.
-    pub level_code: u8,
-    /// Source line.
-    pub line: u32,
-    /// Argument kinds.
-    pub kinds: Vec<u8>,
-    /// The format string.
-    pub format: String,
-    /// Module path.
-    pub module: String,
-    /// Source file.
-    pub file: String,
-    /// The parsed format string, or why it could not be parsed.
-    pub template: Result<Template, String>,
-}
-
-/// A producer thread as the decoder knows it.
-#[derive(Debug, Clone, Default)]
-pub struct ThreadInfo {
-    /// tapelog's thread id.
-    pub id: u32,
-    /// OS thread id.
-    pub os_tid: u64,
-    /// Thread name (may be empty).
-    pub name: String,
-}
-
-impl ThreadInfo {
-    /// The name, or `thread-<id>` for unnamed threads.
-    pub fn label(&self) -> std::borrow::Cow<'_, str> {
-        if self.name.is_empty() {
-            format!("thread-{}", self.id).into()
-        } else {
-            self.name.as_str().into()
-        }
-    }
-}
-
-/// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Expected after a crash or while a writer is live (torn tail, unfinished segment).
-    Warning,
-    /// Damage: data that should be there is not readable.
-    Error,
-}
-
-/// A problem found while reading, with the file and byte offset.
-#[derive(Debug, Clone)]
-pub struct Diagnostic {
-    /// Warning or error.
-    pub severity: Severity,
-    /// The file.
-    pub path: PathBuf,
-    /// Byte offset, where known.
-    pub offset: Option<u64>,
-    /// What happened.
-    pub message: String,
-}
-
-impl std::fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sev = match self.severity {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        };
-        write!(f, "{sev}: {}", self.path.display())?;
-        if let Some(o) = self.offset {
-            write!(f, " at byte {o}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// One item of the merged stream.
-#[derive(Debug)]
-pub enum Event<'a> {
-    /// A log record.
-    Record(RecordRef<'a>),
-    /// Records of a thread that were lost.
-    Drops(DropsRef<'a>),
-}
-
-/// A log record, borrowing the merger's buffers.
-#[derive(Debug)]
-pub struct RecordRef<'a> {
-    /// Unix time in ns.
-    pub ts_ns: i128,
-    /// Raw ticks.
-    pub ticks: u64,
-    /// Index of the run in [`Merger::runs`].
-    pub run: usize,
-    /// The thread.
-    pub thread: &'a ThreadInfo,
-    /// The call site.
-    pub site: &'a SiteInfo,
-    /// Encoded arguments.
-    pub args: &'a [u8],
-}
-
-/// A drop report.
-#[derive(Debug)]
-pub struct DropsRef<'a> {
-    /// Where it sorts (Unix ns).
-    pub ts_ns: i128,
-    /// Index of the run.
-    pub run: usize,
-    /// The thread that lost records.
-    pub thread: &'a ThreadInfo,
-    /// How many.
-    pub count: u64,
-    /// First drop, Unix ns.
-    pub first_ns: i128,
-    /// Last drop, Unix ns.
-    pub last_ns: i128,
-}
+use crate::event::RunTables;
+pub use crate::event::{Diagnostic, DropsRef, Event, RecordRef, Severity, SiteInfo, Source, Step, ThreadInfo};
 
 enum Item {
     Batch { off: u64, len: u32 },
@@ -158,9 +34,7 @@ struct SegIndex {
 
 struct RunState {
     run: Run,
-    /// Indexed by call-site id.
-    sites: Vec<Option<SiteInfo>>,
-    threads: HashMap<u32, ThreadInfo>,
+    tables: RunTables,
     indexes: Vec<Weak<SegIndex>>,
     /// Final counters per thread, from THREAD_END entries.
     pub ends: HashMap<u32, ThreadEnd>,
@@ -196,6 +70,8 @@ pub struct Merger {
     /// Diagnostics already reported (segments may be indexed more than once).
     seen: std::collections::HashSet<(PathBuf, Option<u64>, String)>,
     advance: Option<usize>,
+    /// Batch payload bytes loaded so far.
+    bytes_read: u64,
 }
 
 impl std::fmt::Debug for Merger {
@@ -214,13 +90,13 @@ impl Merger {
             diags: Vec::new(),
             seen: Default::default(),
             advance: None,
+            bytes_read: 0,
         };
         for run in runs {
             let n = run.segments.len();
             m.runs.push(RunState {
                 run,
-                sites: Vec::new(),
-                threads: HashMap::new(),
+                tables: RunTables::default(),
                 indexes: (0..n).map(|_| Weak::new()).collect(),
                 ends: HashMap::new(),
             });
@@ -258,7 +134,7 @@ impl Merger {
             }
         }
         for c in 0..m.cursors.len() {
-            m.step(c);
+            m.requeue(c);
         }
         m
     }
@@ -281,32 +157,40 @@ impl Merger {
 
     /// Threads known in a run.
     pub fn threads(&self, run: usize) -> impl Iterator<Item = &ThreadInfo> {
-        self.runs[run].threads.values()
+        self.runs[run].tables.threads.values()
     }
 
     /// The next event in timestamp order, or `None` at the end.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Option<Event<'_>> {
-        if let Some(c) = self.advance.take() {
-            self.step(c);
-        }
-        let Reverse((_, _, c)) = self.heap.pop()?;
+        let c = match self.advance.take() {
+            // The cursor just emitted usually holds the next event too (one busy thread, or
+            // a run of records older than every other head): skip the heap then.
+            Some(c) => match self.advance_cursor(c) {
+                Some(key) if self.heap.peek().is_none_or(|Reverse(top)| key < *top) => c,
+                Some(key) => {
+                    let Reverse(top) = self.heap.pop()?;
+                    self.heap.push(Reverse(key));
+                    top.2
+                }
+                None => self.heap.pop()?.0 .2,
+            },
+            None => self.heap.pop()?.0 .2,
+        };
         self.advance = Some(c);
         let cur = &self.cursors[c];
         let run = &self.runs[cur.run];
-        let thread = run.threads.get(&cur.thread).unwrap_or(&UNKNOWN_THREAD);
+        let thread = run.tables.thread(cur.thread);
         match cur.head.as_ref()? {
-            Head::Record { ts, ticks, site, start, end } => {
-                let site = run.sites.get(*site as usize)?.as_ref()?;
-                Some(Event::Record(RecordRef {
-                    ts_ns: *ts,
-                    ticks: *ticks,
-                    run: cur.run,
-                    thread,
-                    site,
-                    args: &cur.batch[*start..*end],
-                }))
-            }
+            Head::Record { ts, ticks, site, start, end } => Some(Event::Record(RecordRef {
+                ts_ns: *ts,
+                ticks: *ticks,
+                run: cur.run,
+                thread,
+                site: run.tables.site(*site)?,
+                args: &cur.batch[*start..*end],
+            })),
             Head::Drops { ts, count, first, last } => Some(Event::Drops(DropsRef {
                 ts_ns: *ts,
                 run: cur.run,
@@ -318,19 +202,30 @@ impl Merger {
         }
     }
 
+    /// Input bytes (batch entries) loaded so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
     /// Moves cursor `c` to its next head and queues it.
-    fn step(&mut self, c: usize) {
-        self.cursors[c].head = None;
-        if let Some(head) = self.next_head(c) {
-            let (ts, ticks) = match &head {
-                Head::Record { ts, ticks, .. } => (*ts, *ticks),
-                Head::Drops { ts, .. } => (*ts, 0),
-            };
-            let cur = &mut self.cursors[c];
-            cur.last_ts = ts;
-            cur.head = Some(head);
-            self.heap.push(Reverse((ts, ticks, c)));
+    fn requeue(&mut self, c: usize) {
+        if let Some(key) = self.advance_cursor(c) {
+            self.heap.push(Reverse(key));
         }
+    }
+
+    /// Moves cursor `c` to its next head; returns its heap key, `None` at its end.
+    fn advance_cursor(&mut self, c: usize) -> Option<(i128, u64, usize)> {
+        self.cursors[c].head = None;
+        let head = self.next_head(c)?;
+        let (ts, ticks) = match &head {
+            Head::Record { ts, ticks, .. } => (*ts, *ticks),
+            Head::Drops { ts, .. } => (*ts, 0),
+        };
+        let cur = &mut self.cursors[c];
+        cur.last_ts = ts;
+        cur.head = Some(head);
+        Some((ts, ticks, c))
     }
 
     fn next_head(&mut self, c: usize) -> Option<Head> {
@@ -365,13 +260,17 @@ impl Merger {
                         last: to_ns(a, d.last_ticks),
                     });
                 }
-                let Some(Some(site)) = run.sites.get(id as usize) else {
+                let Some(site) = run.tables.site(id) else {
                     let d = self
                         .batch_error(c, &format!("record refers to call site {id}, which no dictionary entry defines"));
                     self.diags.push(d);
                     continue;
                 };
-                match args_len(&site.kinds, &cur.batch[args_at..]) {
+                let len = match site.static_len {
+                    Some(n) if args_at + n <= cur.batch.len() => Ok(n),
+                    _ => args_len(&site.kinds, &cur.batch[args_at..]),
+                };
+                match len {
                     Ok(n) => {
                         cur.pos = args_at + n;
                         return Some(Head::Record { ts, ticks, site: id, start: args_at, end: args_at + n });
@@ -447,7 +346,11 @@ impl Merger {
             severity: Severity::Error,
             path,
             offset: None,
-            message: format!("thread {}: {msg} (record at batch byte {at}; rest of batch skipped)", cur.thread),
+            message: format!(
+                "thread {}: {msg} (record at batch byte {}; rest of batch skipped)",
+                cur.thread,
+                at.saturating_sub(BATCH_FIXED_LEN)
+            ),
         }
     }
 
@@ -465,17 +368,19 @@ impl Merger {
             .map_err(err)?
             .ok_or_else(|| diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: "batch vanished".into() }))?;
         debug_assert!(h.off == off && h.kind == entry::BATCH && h.len == len);
-        let payload = reader.payload(&h).map_err(err)?;
-        match decode_entry(h.kind, payload) {
-            Ok(Entry::Batch(bh, recs)) => {
-                cur.batch.clear();
-                cur.batch.extend_from_slice(recs);
-                cur.pos = 0;
+        // Straight into the cursor's buffer: one copy from the page cache, no window.
+        reader.payload_into(&h, &mut cur.batch).map_err(err)?;
+        self.bytes_read += h.end() - h.off;
+        match BatchHead::decode(&cur.batch) {
+            Ok((bh, _)) => {
+                cur.pos = BATCH_FIXED_LEN;
                 cur.base = bh.base_ticks;
                 Ok(())
             }
-            Ok(_) => Err(diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: "not a batch".into() })),
-            Err(p) => Err(diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: p.to_string() })),
+            Err(p) => {
+                cur.batch.clear();
+                Err(diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: p.to_string() }))
+            }
         }
     }
 
@@ -537,13 +442,9 @@ impl Merger {
                 }
             };
             match decode_entry(kind, p) {
-                Ok(Entry::Callsite(cs)) => add_site(&mut run.sites, &cs),
+                Ok(Entry::Callsite(cs)) => run.tables.add_site(&cs),
                 Ok(Entry::Thread(t)) => {
-                    run.threads.entry(t.thread).or_insert_with(|| ThreadInfo {
-                        id: t.thread,
-                        os_tid: t.os_tid,
-                        name: t.name.to_string(),
-                    });
+                    run.tables.add_thread(&t);
                     idx.items.entry(t.thread).or_default();
                 }
                 Ok(Entry::Anchor(a)) => idx.anchors.push((off, a)),
@@ -581,44 +482,30 @@ impl Merger {
     }
 }
 
-static UNKNOWN_THREAD: ThreadInfo = ThreadInfo { id: 0, os_tid: 0, name: String::new() };
-
 fn seg_file(r: &EntryReader<Arc<File>>) -> Arc<File> {
     r.source().clone()
 }
 
-fn add_site(sites: &mut Vec<Option<SiteInfo>>, cs: &CallsiteEntry<'_>) {
-    let i = cs.id as usize;
-    if i > 1 << 24 {
-        return;
-    }
-    if sites.len() <= i {
-        sites.resize_with(i + 1, || None);
-    }
-    if sites[i].is_some() {
-        return;
-    }
-    sites[i] = Some(SiteInfo {
-        id: cs.id,
-        level: Level::from_u8(cs.level),
-        level_code: cs.level,
-        line: cs.line,
-        kinds: cs.kinds.to_vec(),
-        format: cs.format.to_string(),
-        module: cs.module.to_string(),
-        file: cs.file.to_string(),
-        template: Template::parse(cs.format).map_err(|e| e.to_string()),
-    });
-}
-
 fn to_ns(a: Option<&Anchor>, ticks: u64) -> i128 {
-    match a {
-        Some(a) => a.to_unix_ns(ticks),
-        None => ticks as i128,
-    }
+    crate::event::ticks_to_ns(a, ticks)
 }
 
 fn diag(path: PathBuf, e: ReadError) -> Diagnostic {
-    let severity = if e.is_torn() { Severity::Warning } else { Severity::Error };
-    Diagnostic { severity, path, offset: e.offset(), message: e.to_string() }
+    Diagnostic::from_read(path, e)
+}
+
+impl Source for Merger {
+    #[inline]
+    fn step(&mut self) -> Step<'_> {
+        match self.next() {
+            Some(e) => Step::Event(e),
+            None => Step::End,
+        }
+    }
+    fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        Merger::take_diagnostics(self)
+    }
+    fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
 }

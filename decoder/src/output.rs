@@ -2,66 +2,90 @@
 
 use std::fmt::Write as _;
 
-use tapelog::text::Value;
+use tapelog::text::{Template, Value};
 use tapelog::wire::kinds::{decode_arg, ArgKind};
 
-use crate::merge::{DropsRef, RecordRef};
-
-/// Formats Unix ns as `2026-11-21T12:00:00.123456789Z`, caching the date part per second.
-#[derive(Debug, Default)]
-pub struct TimeFormatter {
-    sec: Option<i64>,
-    prefix: String,
-}
-
-impl TimeFormatter {
-    /// Appends the RFC 3339 UTC timestamp with nanoseconds.
-    pub fn write(&mut self, out: &mut String, ns: i128) {
-        let sec = ns.div_euclid(1_000_000_000) as i64;
-        let frac = ns.rem_euclid(1_000_000_000) as u32;
-        if self.sec != Some(sec) {
-            self.sec = Some(sec);
-            self.prefix.clear();
-            let days = sec.div_euclid(86_400);
-            let rem = sec.rem_euclid(86_400);
-            let (y, m, d) = civil_from_days(days);
-            let _ = write!(self.prefix, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.", rem / 3600, rem / 60 % 60, rem % 60);
-        }
-        out.push_str(&self.prefix);
-        let mut digits = [b'0'; 9];
-        let mut f = frac;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (f % 10) as u8;
-            f /= 10;
-        }
-        out.push_str(core::str::from_utf8(&digits).unwrap_or("000000000"));
-        out.push('Z');
-    }
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+use crate::event::{DropsRef, RecordRef};
+pub use crate::timefmt::TimeFormatter;
 
 /// Decodes a record's arguments into `out`; returns why not, if the bytes do not match the
 /// call site's kinds.
+#[inline]
 pub fn decode_args<'a>(kinds: &[u8], mut args: &'a [u8], out: &mut Vec<Value<'a>>) -> Result<(), String> {
-    for &k in kinds {
-        let (v, n) = decode_arg(ArgKind(k), args).map_err(|e| e.to_string())?;
-        out.push(v);
-        args = &args[n..];
+    // Values are assigned into place rather than pushed: a pushed enum is assembled on the
+    // stack by narrow stores and copied by wide loads, which stalls store forwarding on
+    // every argument (the decoder's hot path).
+    let base = out.len();
+    out.resize_with(base + kinds.len(), || Value::None);
+    for (i, &k) in kinds.iter().enumerate() {
+        let slot = &mut out[base + i];
+        macro_rules! le {
+            ($t:ty, $n:expr, $v:ident) => {
+                if let Some(b) = args.first_chunk::<$n>() {
+                    *slot = Value::$v(<$t>::from_le_bytes(*b));
+                    args = &args[$n..];
+                    continue;
+                }
+            };
+        }
+        match ArgKind(k) {
+            ArgKind::U8 => le!(u8, 1, U8),
+            ArgKind::U16 => le!(u16, 2, U16),
+            ArgKind::U32 => le!(u32, 4, U32),
+            ArgKind::U64 => le!(u64, 8, U64),
+            ArgKind::USIZE => le!(u64, 8, Usize),
+            ArgKind::I8 => le!(i8, 1, I8),
+            ArgKind::I16 => le!(i16, 2, I16),
+            ArgKind::I32 => le!(i32, 4, I32),
+            ArgKind::I64 => le!(i64, 8, I64),
+            ArgKind::ISIZE => le!(i64, 8, Isize),
+            ArgKind::F32 => le!(f32, 4, F32),
+            ArgKind::F64 => le!(f64, 8, F64),
+            _ => {}
+        }
+        match decode_arg(ArgKind(k), args) {
+            Ok((v, n)) => {
+                *slot = v;
+                args = &args[n..];
+            }
+            Err(e) => {
+                out.truncate(base + i);
+                return Err(e.to_string());
+            }
+        }
     }
     Ok(())
+}
+
+/// Decodes arguments of the fixed-size kinds (integers up to 64 bits, floats) into `arr`;
+/// false if any kind is another one or the bytes are short.
+#[inline]
+fn decode_fixed<'a>(kinds: &[u8], mut args: &'a [u8], arr: &mut [Value<'a>; 4]) -> bool {
+    for (slot, &k) in arr.iter_mut().zip(kinds) {
+        macro_rules! le {
+            ($t:ty, $n:expr, $v:ident) => {{
+                let Some(b) = args.first_chunk::<$n>() else { return false };
+                *slot = Value::$v(<$t>::from_le_bytes(*b));
+                args = &args[$n..];
+            }};
+        }
+        match ArgKind(k) {
+            ArgKind::U8 => le!(u8, 1, U8),
+            ArgKind::U16 => le!(u16, 2, U16),
+            ArgKind::U32 => le!(u32, 4, U32),
+            ArgKind::U64 => le!(u64, 8, U64),
+            ArgKind::USIZE => le!(u64, 8, Usize),
+            ArgKind::I8 => le!(i8, 1, I8),
+            ArgKind::I16 => le!(i16, 2, I16),
+            ArgKind::I32 => le!(i32, 4, I32),
+            ArgKind::I64 => le!(i64, 8, I64),
+            ArgKind::ISIZE => le!(i64, 8, Isize),
+            ArgKind::F32 => le!(f32, 4, F32),
+            ArgKind::F64 => le!(f64, 8, F64),
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Reuses a vector's allocation for values of another lifetime.
@@ -72,10 +96,26 @@ pub fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
 
 /// Renders the message of a record into `out`. On failure `out` holds a readable fallback
 /// (the raw format string and arguments) and the error is returned.
-pub fn render_message<'a>(rec: &RecordRef<'a>, vals: &mut Vec<Value<'a>>, out: &mut String) -> Result<(), String> {
+pub fn render_message(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) -> Result<(), String> {
+    // Fast path: up to four fixed-size arguments decode into an array on the stack, whose
+    // slots start as `None`, so assigning them drops nothing and nothing is copied twice.
+    if let (Ok(t), true) = (&rec.site.template, rec.site.kinds.len() <= 4) {
+        let mut arr = [Value::None, Value::None, Value::None, Value::None];
+        let decoded = decode_fixed(&rec.site.kinds, rec.args, &mut arr);
+        let start = out.len();
+        let rendered = decoded && t.render(&arr[..rec.site.kinds.len()], out).is_ok();
+        // `arr` holds only `None` and fixed-size values, never a `Box`: forgetting it leaks
+        // nothing and skips four calls to its drop glue.
+        std::mem::forget(arr);
+        if rendered {
+            return Ok(());
+        }
+        out.truncate(start);
+    }
     let start = out.len();
-    let res = match (&rec.site.template, decode_args(&rec.site.kinds, rec.args, vals)) {
-        (Ok(t), Ok(())) => t.render(vals, out).map_err(|e| e.to_string()),
+    let mut vals = recycle(std::mem::take(&mut buf.0));
+    let res = match (&rec.site.template, decode_args(&rec.site.kinds, rec.args, &mut vals)) {
+        (Ok(t), Ok(())) => t.render(&vals, out).map_err(|e| e.to_string()),
         (Err(e), _) => Err(format!("unusable format string: {e}")),
         (_, Err(e)) => Err(e),
     };
@@ -83,50 +123,56 @@ pub fn render_message<'a>(rec: &RecordRef<'a>, vals: &mut Vec<Value<'a>>, out: &
         out.truncate(start);
         let _ = write!(out, "<undecodable: {e}> format={:?} args={:?}", rec.site.format, vals);
     }
+    buf.0 = recycle(vals);
     res
 }
 
-/// Writes the default text line of a record (without newline).
-pub fn text_line<'a>(
-    tf: &mut TimeFormatter,
-    rec: &RecordRef<'a>,
-    vals: &mut Vec<Value<'a>>,
-    out: &mut String,
-) -> Result<(), String> {
-    tf.write(out, rec.ts_ns);
-    out.push(' ');
-    let level = rec.site.level.map_or("?????", |l| l.as_str());
-    out.push_str(level);
-    for _ in level.len()..5 {
-        out.push(' ');
+/// Appends the record's key-value fields as ` key=value` pairs (logfmt: each with a leading
+/// space; strings quoted when they hold spaces, quotes or `=`). Nothing without fields.
+pub fn render_fields(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) {
+    let names = &rec.site.fields;
+    if names.is_empty() {
+        return;
     }
-    out.push(' ');
-    if rec.thread.name.is_empty() {
-        let _ = write!(out, "thread-{}", rec.thread.id);
-    } else {
-        out.push_str(&rec.thread.name);
+    let mut vals = recycle(std::mem::take(&mut buf.0));
+    match decode_args(&rec.site.kinds, rec.args, &mut vals) {
+        Ok(()) => {
+            let first = rec.site.message_args();
+            for (name, v) in names.iter().zip(vals.iter().skip(first)) {
+                out.push(' ');
+                out.push_str(name);
+                out.push('=');
+                push_field_value(v, out);
+            }
+        }
+        Err(e) => {
+            let _ = write!(out, " <undecodable fields: {e}>");
+        }
     }
-    out.push(' ');
-    out.push_str(&rec.site.module);
-    out.push(' ');
-    out.push_str(&rec.site.file);
-    out.push(':');
-    let _ = write!(out, "{}", rec.site.line);
-    out.push(' ');
-    render_message(rec, vals, out)
+    buf.0 = recycle(vals);
 }
 
-/// Writes the text line of a drop report (without newline).
-pub fn drops_line(tf: &mut TimeFormatter, d: &DropsRef<'_>, out: &mut String) {
-    tf.write(out, d.ts_ns);
-    out.push_str(" DROPS ");
-    out.push_str(&d.thread.label());
-    let _ = write!(out, " dropped {} records between ", d.count);
-    let mut t = TimeFormatter::default();
-    t.write(out, d.first_ns);
-    out.push_str(" and ");
-    t.write(out, d.last_ns);
+/// `{}` of a field value, or `{:?}` where Display is missing or would be ambiguous.
+fn push_field_value(v: &Value<'_>, out: &mut String) {
+    static PLAIN: std::sync::OnceLock<(Template, Template)> = std::sync::OnceLock::new();
+    let (display, debug) = PLAIN.get_or_init(|| {
+        let p = |f| Template::parse(f).unwrap_or_else(|_| unreachable!("a valid literal"));
+        (p("{}"), p("{:?}"))
+    });
+    let quote = match v {
+        Value::Str(s) => s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '='),
+        Value::Bytes(_) | Value::None | Value::Some(_) => true,
+        _ => false,
+    };
+    let one = std::slice::from_ref(v);
+    if quote || display.render(one, out).is_err() {
+        let _ = debug.render(one, out);
+    }
 }
+
+/// Reusable storage for the decoded arguments of one record at a time.
+#[derive(Debug, Default)]
+pub struct ArgBuf(Vec<Value<'static>>);
 
 fn kind_name(k: u8) -> &'static str {
     match ArgKind(k & !ArgKind::OPTION_FLAG) {
@@ -179,14 +225,17 @@ pub fn value_json(v: &Value<'_>) -> serde_json::Value {
 }
 
 /// The NDJSON object of a record.
-pub fn record_json<'a>(rec: &RecordRef<'a>, vals: &mut Vec<Value<'a>>) -> (serde_json::Value, Result<(), String>) {
+pub fn record_json(rec: &RecordRef<'_>, buf: &mut ArgBuf) -> (serde_json::Value, Result<(), String>) {
     let mut msg = String::new();
-    let res = render_message(rec, vals, &mut msg);
+    let res = render_message(rec, buf, &mut msg);
+    let mut vals = recycle(std::mem::take(&mut buf.0));
+    let _ = decode_args(&rec.site.kinds, rec.args, &mut vals);
     let args: Vec<serde_json::Value> = rec
         .site
         .kinds
         .iter()
         .zip(vals.iter())
+        .take(rec.site.message_args())
         .map(|(k, v)| {
             let ty = if k & ArgKind::OPTION_FLAG != 0 {
                 format!("Option<{}>", kind_name(*k))
@@ -198,7 +247,7 @@ pub fn record_json<'a>(rec: &RecordRef<'a>, vals: &mut Vec<Value<'a>>) -> (serde
         .collect();
     let mut ts = String::new();
     TimeFormatter::default().write(&mut ts, rec.ts_ns);
-    let j = serde_json::json!({
+    let mut j = serde_json::json!({
         "kind": "record",
         "ts_ns": rec.ts_ns as i64,
         "ts": ts,
@@ -211,6 +260,17 @@ pub fn record_json<'a>(rec: &RecordRef<'a>, vals: &mut Vec<Value<'a>>) -> (serde
         "msg": msg,
         "args": args,
     });
+    if !rec.site.fields.is_empty() {
+        let fields: serde_json::Map<String, serde_json::Value> = rec
+            .site
+            .fields
+            .iter()
+            .zip(vals.iter().skip(rec.site.message_args()))
+            .map(|(k, v)| (k.clone(), value_json(v)))
+            .collect();
+        j["fields"] = serde_json::Value::Object(fields);
+    }
+    buf.0 = recycle(vals);
     (j, res)
 }
 
@@ -225,23 +285,4 @@ pub fn drops_json(d: &DropsRef<'_>) -> serde_json::Value {
         "first_ns": d.first_ns as i64,
         "last_ns": d.last_ns as i64,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_format_as_rfc3339_utc_with_nanoseconds() {
-        let mut tf = TimeFormatter::default();
-        let mut s = String::new();
-        tf.write(&mut s, 1_795_262_400_123_456_789);
-        assert_eq!(s, "2026-11-21T12:00:00.123456789Z");
-        s.clear();
-        tf.write(&mut s, 0);
-        assert_eq!(s, "1970-01-01T00:00:00.000000000Z");
-        s.clear();
-        tf.write(&mut s, 951_782_400_000_000_001); // leap day 2000
-        assert_eq!(s, "2000-02-29T00:00:00.000000001Z");
-    }
 }

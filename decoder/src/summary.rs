@@ -1,12 +1,35 @@
 //! `tapelog stats`: counts per level, call site and thread, drops, time span and size.
+//!
+//! Counting needs no timestamp order, so this does not merge: it reads each segment once,
+//! front to back, and walks every batch's records by their call sites' lengths (one table
+//! lookup per record). Only the first and last record of each batch get a timestamp.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::merge::Event;
-use crate::{open, report, DiscoverError, Outcome};
+use tapelog::wire::reader::{Entry, EntryReader, ReadError};
+use tapelog::wire::record::{args_len, record_head, Anchor, Drops};
+use tapelog::wire::{entry, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
+
+use crate::event::{Diagnostic, RunTables, Severity};
+use crate::{report, DiscoverError, Outcome};
+
+/// Counts of one call site.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteStats {
+    /// `file:line`.
+    pub location: String,
+    /// The format string.
+    pub format: String,
+    /// Level name.
+    pub level: String,
+    /// Records logged there.
+    pub records: u64,
+    /// Bytes those records take in batches (record headers and arguments).
+    pub bytes: u64,
+}
 
 /// Statistics over a set of segments.
 #[derive(Debug, Clone, Default)]
@@ -19,8 +42,8 @@ pub struct Summary {
     pub records: u64,
     /// Records per level name.
     pub per_level: BTreeMap<String, u64>,
-    /// Records per call site: (run, site id) -> (file:line, format, count).
-    pub per_site: HashMap<(usize, u32), (String, String, u64)>,
+    /// Per call site, keyed by (run, site id).
+    pub per_site: HashMap<(usize, u32), SiteStats>,
     /// Records per thread label.
     pub per_thread: BTreeMap<String, u64>,
     /// Records reported dropped.
@@ -42,43 +65,62 @@ impl Summary {
             self.bytes as f64 / self.records as f64
         }
     }
+
+    /// Call sites, most records (or bytes) first.
+    pub fn top_sites(&self, by_bytes: bool) -> Vec<&SiteStats> {
+        let mut v: Vec<&SiteStats> = self.per_site.values().collect();
+        v.sort_by(|a, b| {
+            let (ka, kb) = if by_bytes { (a.bytes, b.bytes) } else { (a.records, b.records) };
+            kb.cmp(&ka).then_with(|| a.location.cmp(&b.location)).then_with(|| a.format.cmp(&b.format))
+        });
+        v
+    }
+}
+
+/// Per-site counters during the scan, indexed by call-site id.
+#[derive(Default, Clone, Copy)]
+struct Count {
+    records: u64,
+    bytes: u64,
 }
 
 /// Reads everything and counts.
 pub fn summarize(paths: &[PathBuf], err: &mut dyn Write) -> Result<(Summary, Outcome), DiscoverError> {
-    let (mut m, diags) = open(paths)?;
+    let files = crate::discover::expand(paths)?;
+    let (runs, errs) = crate::discover::open_runs(&files);
     let mut outcome = Outcome::default();
-    report(diags, err, &mut outcome);
+    let mut diags: Vec<Diagnostic> = errs.into_iter().map(|e| Diagnostic::from_read(e.path, e.error)).collect();
     let mut s = Summary::default();
-    for run in m.runs() {
+    let mut level_counts = [0u64; 6];
+    for (r, run) in runs.iter().enumerate() {
         s.metadata.push(run.segments.first().map(|seg| seg.header.metadata.clone()).unwrap_or_default());
+        let mut tables = RunTables::default();
+        let mut counts: Vec<Count> = Vec::new();
+        let mut threads: HashMap<u32, u64> = HashMap::new();
         for seg in &run.segments {
             s.segments += 1;
             let len = seg.file.metadata().map(|md| md.len()).unwrap_or(0);
             s.bytes += seg.header.committed.min(len);
+            let mut scan =
+                Scan { tables: &mut tables, counts: &mut counts, threads: &mut threads, s: &mut s, anchor: None };
+            scan.segment(seg, len, &mut diags);
         }
-    }
-    let mut level_counts = [0u64; 6];
-    let mut thread_counts: HashMap<(usize, u32), (String, u64)> = HashMap::new();
-    while let Some(ev) = m.next() {
-        match ev {
-            Event::Record(r) => {
-                s.records += 1;
-                level_counts[r.site.level.map_or(5, |l| l as usize)] += 1;
-                s.per_site
-                    .entry((r.run, r.site.id))
-                    .or_insert_with(|| (format!("{}:{}", r.site.file, r.site.line), r.site.format.clone(), 0))
-                    .2 += 1;
-                thread_counts.entry((r.run, r.thread.id)).or_insert_with(|| (r.thread.label().into_owned(), 0)).1 += 1;
-                s.span = Some(match s.span {
-                    None => (r.ts_ns, r.ts_ns),
-                    Some((a, b)) => (a.min(r.ts_ns), b.max(r.ts_ns)),
-                });
-            }
-            Event::Drops(d) => {
-                s.dropped += d.count;
-                s.drop_reports += 1;
-            }
+        for (id, c) in counts.iter().enumerate() {
+            let Some(site) = tables.site(id as u32).filter(|_| c.records > 0) else { continue };
+            level_counts[site.level.map_or(5, |l| l as usize)] += c.records;
+            s.per_site.insert(
+                (r, id as u32),
+                SiteStats {
+                    location: format!("{}:{}", site.file, site.line),
+                    format: site.format.clone(),
+                    level: site.level.map_or("UNKNOWN", |l| l.as_str()).to_string(),
+                    records: c.records,
+                    bytes: c.bytes,
+                },
+            );
+        }
+        for (t, n) in threads {
+            *s.per_thread.entry(tables.thread(t).label().into_owned()).or_default() += n;
         }
     }
     for (i, n) in level_counts.iter().enumerate() {
@@ -87,19 +129,170 @@ pub fn summarize(paths: &[PathBuf], err: &mut dyn Write) -> Result<(Summary, Out
             s.per_level.insert(name.to_string(), *n);
         }
     }
-    for (_, (label, n)) in thread_counts {
-        *s.per_thread.entry(label).or_default() += n;
-    }
-    report(m.take_diagnostics(), err, &mut outcome);
+    report(diags, err, &mut outcome);
     outcome.records = s.records;
     outcome.drop_reports = s.drop_reports;
     Ok((s, outcome))
 }
 
-/// The human-readable report.
-pub fn render(s: &Summary, top: usize) -> String {
+struct Scan<'a> {
+    tables: &'a mut RunTables,
+    counts: &'a mut Vec<Count>,
+    threads: &'a mut HashMap<u32, u64>,
+    s: &'a mut Summary,
+    anchor: Option<Anchor>,
+}
+
+impl Scan<'_> {
+    fn segment(&mut self, seg: &crate::discover::Segment, file_len: u64, diags: &mut Vec<Diagnostic>) {
+        let diag = |e: ReadError| Diagnostic::from_read(seg.path.clone(), e);
+        let mut reader = match EntryReader::open(&*seg.file) {
+            Ok(r) => r,
+            Err(e) => return diags.push(diag(e)),
+        };
+        loop {
+            let h = match reader.next_head() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    diags.push(diag(e));
+                    break;
+                }
+            };
+            let p = match reader.payload(&h) {
+                Ok(p) => p,
+                Err(e) => {
+                    let go_on = matches!(e, ReadError::Checksum { .. });
+                    diags.push(diag(e));
+                    if go_on {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            match tapelog::wire::reader::decode_entry(h.kind, p) {
+                Ok(Entry::Callsite(cs)) => {
+                    self.tables.add_site(&cs);
+                    if self.counts.len() < self.tables.sites.len() {
+                        self.counts.resize(self.tables.sites.len(), Count::default());
+                    }
+                }
+                Ok(Entry::Thread(t)) => self.tables.add_thread(&t),
+                Ok(Entry::Anchor(a)) => self.anchor = Some(a),
+                Ok(Entry::Batch(bh, recs)) => {
+                    if let Err(m) = self.batch(bh.thread, bh.base_ticks, recs) {
+                        let what = format!("thread {}: {m} (rest of batch skipped)", bh.thread);
+                        diags.push(diag(ReadError::Corrupt { offset: h.off, what }));
+                    }
+                }
+                Ok(Entry::Drops(d)) => {
+                    self.s.dropped += d.count;
+                    self.s.drop_reports += 1;
+                }
+                Ok(_) => {}
+                Err(e) => diags.push(diag(ReadError::Corrupt { offset: h.off, what: e.to_string() })),
+            }
+            debug_assert!(h.kind != entry::BATCH || reader.pos() == h.end());
+        }
+        let hd = reader.header();
+        if hd.is_finalized() && file_len > hd.committed {
+            diags.push(Diagnostic {
+                severity: Severity::Error,
+                path: seg.path.clone(),
+                offset: Some(hd.committed),
+                message: format!(
+                    "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
+                    file_len - hd.committed
+                ),
+            });
+        }
+        if !hd.is_finalized() {
+            diags.push(Diagnostic {
+                severity: Severity::Warning,
+                path: seg.path.clone(),
+                offset: Some(reader.end()),
+                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
+            });
+        }
+    }
+
+    /// Counts the records of one batch: the hot loop of `stats`.
+    fn batch(&mut self, thread: u32, base: u64, recs: &[u8]) -> Result<(), String> {
+        let (mut at, mut last, mut n) = (0usize, None, 0u64);
+        let mut result = Ok(());
+        while at < recs.len() {
+            let Some((id, _)) = record_head(&recs[at..]) else {
+                result = Err("record header runs past the batch".to_string());
+                break;
+            };
+            let args_at = at + RECORD_HEADER_LEN;
+            let len = if id == DROP_MARKER_ID {
+                match recs
+                    .get(args_at..args_at + DROP_MARKER_PAYLOAD)
+                    .and_then(|a| Drops::decode_marker(thread, a).ok())
+                {
+                    Some(d) => {
+                        self.s.dropped += d.count;
+                        self.s.drop_reports += 1;
+                        at = args_at + DROP_MARKER_PAYLOAD;
+                        continue;
+                    }
+                    None => {
+                        result = Err("drop marker runs past the batch".to_string());
+                        break;
+                    }
+                }
+            } else {
+                match self.tables.sites.get(id as usize) {
+                    Some(Some(site)) => match site.static_len {
+                        Some(k) if args_at + k <= recs.len() => k,
+                        _ => match args_len(&site.kinds, &recs[args_at..]) {
+                            Ok(k) => k,
+                            Err(e) => {
+                                result = Err(format!("record of call site {id}: {e}"));
+                                break;
+                            }
+                        },
+                    },
+                    _ => {
+                        result = Err(format!("record refers to call site {id}, which no dictionary entry defines"));
+                        break;
+                    }
+                }
+            };
+            let c = &mut self.counts[id as usize];
+            c.records += 1;
+            c.bytes += (RECORD_HEADER_LEN + len) as u64;
+            if last.is_none() {
+                self.span(base, recs, at);
+            }
+            last = Some(at);
+            n += 1;
+            at = args_at + len;
+        }
+        if let Some(l) = last {
+            self.span(base, recs, l);
+        }
+        self.s.records += n;
+        *self.threads.entry(thread).or_default() += n;
+        result
+    }
+
+    fn span(&mut self, base: u64, recs: &[u8], at: usize) {
+        let Some((_, t48)) = record_head(&recs[at..]) else { return };
+        let ticks = unwrap_ticks(t48, base);
+        let ts = crate::event::ticks_to_ns(self.anchor.as_ref(), ticks);
+        self.s.span = Some(match self.s.span {
+            None => (ts, ts),
+            Some((a, b)) => (a.min(ts), b.max(ts)),
+        });
+    }
+}
+
+/// The human-readable report, listing the `top` call sites by records (or by bytes).
+pub fn render(s: &Summary, top: usize, by_bytes: bool) -> String {
     let mut o = String::new();
-    let mut tf = crate::output::TimeFormatter::default();
+    let mut tf = crate::timefmt::TimeFormatter::default();
     for (i, md) in s.metadata.iter().enumerate() {
         if !md.is_empty() {
             let kv: Vec<String> = md.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -130,11 +323,57 @@ pub fn render(s: &Summary, top: usize) -> String {
     for (t, n) in &s.per_thread {
         let _ = writeln!(o, "  {t} {n}");
     }
-    let mut sites: Vec<_> = s.per_site.values().collect();
-    sites.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-    let _ = writeln!(o, "per call site (top {top}):");
-    for (loc, fmt, n) in sites.into_iter().take(top) {
-        let _ = writeln!(o, "  {n:>12} {loc} {fmt:?}");
+    let total_bytes: u64 = s.per_site.values().map(|v| v.bytes).sum();
+    let pct = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 * 100.0 / of as f64 };
+    let _ = writeln!(o, "per call site (top {top} by {}):", if by_bytes { "bytes" } else { "records" });
+    let _ = writeln!(o, "  {:>12} {:>6} {:>12} {:>6}  location format", "records", "%", "bytes", "%");
+    for site in s.top_sites(by_bytes).into_iter().take(top) {
+        let _ = writeln!(
+            o,
+            "  {:>12} {:>5.1}% {:>12} {:>5.1}%  {} {:?}",
+            site.records,
+            pct(site.records, s.records),
+            site.bytes,
+            pct(site.bytes, total_bytes),
+            site.location,
+            site.format
+        );
     }
     o
+}
+
+/// The machine-readable report (`tapelog stats --json`).
+pub fn to_json(s: &Summary, top: usize, by_bytes: bool) -> serde_json::Value {
+    use serde_json::json;
+    let ts = |ns: i128| {
+        let mut t = String::new();
+        crate::timefmt::TimeFormatter::default().write(&mut t, ns);
+        t
+    };
+    let span = s.span.map(|(a, b)| {
+        json!({ "first_ns": a as i64, "last_ns": b as i64, "first": ts(a), "last": ts(b), "seconds": (b - a) as f64 / 1e9 })
+    });
+    let sites: Vec<_> = s
+        .top_sites(by_bytes)
+        .into_iter()
+        .take(top)
+        .map(|c| {
+            json!({ "location": c.location, "format": c.format, "level": c.level, "records": c.records, "bytes": c.bytes })
+        })
+        .collect();
+    let runs: Vec<_> =
+        s.metadata.iter().map(|md| json!({ "metadata": md.iter().cloned().collect::<BTreeMap<_, _>>() })).collect();
+    json!({
+        "segments": s.segments,
+        "bytes": s.bytes,
+        "records": s.records,
+        "bytes_per_record": s.bytes_per_record(),
+        "span": span,
+        "dropped": { "records": s.dropped, "reports": s.drop_reports },
+        "per_level": s.per_level,
+        "per_thread": s.per_thread,
+        "call_sites": sites,
+        "call_sites_total": s.per_site.len(),
+        "runs": runs,
+    })
 }

@@ -295,6 +295,20 @@ impl<R: ReadAt> EntryReader<R> {
         Ok(p)
     }
 
+    /// Loads an entry's payload into `out` (replacing its contents) with one positional
+    /// read, bypassing the window, checks its checksum, and moves past it. For large entries
+    /// the caller keeps, such as batches, this saves a copy.
+    pub fn payload_into(&mut self, h: &EntryHead, out: &mut Vec<u8>) -> Result<(), ReadError> {
+        self.pos = h.end();
+        out.clear();
+        out.resize(h.len as usize, 0);
+        read_exact_at(&self.src, out, h.off + ENTRY_HEADER_LEN as u64)?;
+        if super::entry_crc(h.kind, h.len, [&out[..]]) != h.crc {
+            return Err(ReadError::Checksum { offset: h.off });
+        }
+        Ok(())
+    }
+
     /// Reads and decodes the next entry.
     pub fn next_entry(&mut self) -> Result<Option<(u64, Entry<'_>)>, ReadError> {
         let Some(h) = self.next_head()? else { return Ok(None) };

@@ -1,0 +1,233 @@
+//! Timestamps for text output: RFC 3339 (the default), Unix seconds or nanoseconds, or any
+//! `strftime` pattern, in UTC, the local time zone or a named one. The date and time of day
+//! are computed once per second of log time and cached, so the per-record cost is nine
+//! digits.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use jiff::fmt::strtime::BrokenDownTime;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+/// How a timestamp is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TsStyle {
+    /// `2026-11-21T12:00:00.123456789Z` (UTC) or `...+01:00` (other zones).
+    Rfc3339,
+    /// Unix seconds with nanoseconds: `1795262400.123456789`.
+    Unix,
+    /// Unix nanoseconds: `1795262400123456789`.
+    UnixNs,
+    /// A `strftime` pattern (jiff's `%Y-%m-%d %H:%M:%S%.3f`, ...).
+    Strftime(String),
+}
+
+impl FromStr for TsStyle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rfc3339" => Ok(TsStyle::Rfc3339),
+            "unix" => Ok(TsStyle::Unix),
+            "unix-ns" => Ok(TsStyle::UnixNs),
+            _ if s.contains('%') => {
+                let probe = Timestamp::UNIX_EPOCH.to_zoned(TimeZone::UTC);
+                let mut out = String::new();
+                BrokenDownTime::from(&probe).format(s, &mut out).map_err(|e| format!("bad --ts-format {s:?}: {e}"))?;
+                Ok(TsStyle::Strftime(s.to_string()))
+            }
+            _ => Err(format!("{s:?} is not rfc3339, unix, unix-ns or a strftime pattern (with %)")),
+        }
+    }
+}
+
+/// Writes timestamps in one zone and style, caching per second.
+#[derive(Debug, Clone)]
+pub struct TimeFormatter {
+    tz: TimeZone,
+    utc: bool,
+    style: TsStyle,
+    /// Whether a strftime pattern prints sub-second digits (then nothing is cached).
+    fractional: bool,
+    /// The second `prefix` and `suffix` were made for.
+    sec: Option<i64>,
+    prefix: String,
+    suffix: String,
+}
+
+impl Default for TimeFormatter {
+    fn default() -> Self {
+        TimeFormatter::new(TimeZone::UTC, TsStyle::Rfc3339)
+    }
+}
+
+impl TimeFormatter {
+    /// A formatter for `tz` in `style`.
+    pub fn new(tz: TimeZone, style: TsStyle) -> TimeFormatter {
+        let utc = tz == TimeZone::UTC;
+        let fractional = match &style {
+            // A pattern prints sub-second digits if two instants in one second differ.
+            TsStyle::Strftime(p) => strftime(&tz, p, 0) != strftime(&tz, p, 123_456_789),
+            _ => false,
+        };
+        TimeFormatter { tz, utc, style, fractional, sec: None, prefix: String::new(), suffix: String::new() }
+    }
+
+    /// Appends the timestamp of `ns` (Unix nanoseconds).
+    #[inline]
+    pub fn write(&mut self, out: &mut String, ns: i128) {
+        if self.style == TsStyle::UnixNs {
+            let _ = write!(out, "{ns}");
+            return;
+        }
+        let (sec, frac) = match i64::try_from(ns) {
+            Ok(n) => (n.div_euclid(1_000_000_000), n.rem_euclid(1_000_000_000) as u32),
+            Err(_) => (ns.div_euclid(1_000_000_000) as i64, ns.rem_euclid(1_000_000_000) as u32),
+        };
+        if self.fractional {
+            if let TsStyle::Strftime(p) = &self.style {
+                out.push_str(&strftime(&self.tz, p, ns));
+            }
+            return;
+        }
+        if self.sec != Some(sec) {
+            self.refresh(sec);
+        }
+        out.push_str(&self.prefix);
+        if matches!(self.style, TsStyle::Rfc3339 | TsStyle::Unix) {
+            push_nine_digits(out, frac);
+        }
+        out.push_str(&self.suffix);
+    }
+
+    fn refresh(&mut self, sec: i64) {
+        self.sec = Some(sec);
+        self.prefix.clear();
+        self.suffix.clear();
+        match &self.style {
+            TsStyle::Rfc3339 => {
+                let offset = if self.utc {
+                    0
+                } else {
+                    Timestamp::from_second(sec).map_or(0, |t| self.tz.to_offset(t).seconds() as i64)
+                };
+                let local = sec + offset;
+                let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+                let rem = local.rem_euclid(86_400);
+                let _ =
+                    write!(self.prefix, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.", rem / 3600, rem / 60 % 60, rem % 60);
+                if self.utc {
+                    self.suffix.push('Z');
+                } else {
+                    let sign = if offset < 0 { '-' } else { '+' };
+                    let o = offset.abs();
+                    let _ = write!(self.suffix, "{sign}{:02}:{:02}", o / 3600, o / 60 % 60);
+                    if o % 60 != 0 {
+                        let _ = write!(self.suffix, ":{:02}", o % 60);
+                    }
+                }
+            }
+            TsStyle::Unix => {
+                let _ = write!(self.prefix, "{sec}.");
+            }
+            TsStyle::Strftime(p) => self.prefix = strftime(&self.tz, p, sec as i128 * 1_000_000_000),
+            TsStyle::UnixNs => {}
+        }
+    }
+}
+
+fn strftime(tz: &TimeZone, pattern: &str, ns: i128) -> String {
+    let Ok(t) = Timestamp::from_nanosecond(ns) else { return ns.to_string() };
+    let z = t.to_zoned(tz.clone());
+    let mut out = String::new();
+    if BrokenDownTime::from(&z).format(pattern, &mut out).is_err() {
+        out.clear();
+        let _ = write!(out, "{ns}");
+    }
+    out
+}
+
+/// "000" "001" ... "999": nine digits are three slices of it.
+const TRIPLES: &str = {
+    const BYTES: [u8; 3000] = {
+        let mut b = [0u8; 3000];
+        let mut i = 0;
+        while i < 1000 {
+            b[3 * i] = b'0' + (i / 100) as u8;
+            b[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
+            b[3 * i + 2] = b'0' + (i % 10) as u8;
+            i += 1;
+        }
+        b
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("digits are ASCII"),
+    }
+};
+
+#[inline]
+fn push_nine_digits(out: &mut String, f: u32) {
+    let t = |i: u32| &TRIPLES[3 * i as usize..3 * i as usize + 3];
+    out.push_str(t(f / 1_000_000 % 1000));
+    out.push_str(t(f / 1000 % 1000));
+    out.push_str(t(f % 1000));
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(tf: &mut TimeFormatter, ns: i128) -> String {
+        let mut s = String::new();
+        tf.write(&mut s, ns);
+        s
+    }
+
+    #[test]
+    fn timestamps_format_as_rfc3339_utc_with_nanoseconds() {
+        let mut tf = TimeFormatter::default();
+        assert_eq!(fmt(&mut tf, 1_795_262_400_123_456_789), "2026-11-21T12:00:00.123456789Z");
+        assert_eq!(fmt(&mut tf, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(fmt(&mut tf, 951_782_400_000_000_001), "2000-02-29T00:00:00.000000001Z");
+    }
+
+    #[test]
+    fn other_zones_carry_their_offset_across_a_dst_change() {
+        let tz = TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
+        let mut tf = TimeFormatter::new(tz, TsStyle::Rfc3339);
+        // 2026-03-29 00:59:59 UTC is 01:59:59 CET; one second later it is 03:00:00 CEST.
+        let t = 1_774_745_999_000_000_000i128;
+        assert_eq!(fmt(&mut tf, t), "2026-03-29T01:59:59.000000000+01:00");
+        assert_eq!(fmt(&mut tf, t + 1_000_000_000), "2026-03-29T03:00:00.000000000+02:00");
+    }
+
+    #[test]
+    fn unix_and_strftime_styles() {
+        let t = 1_795_262_400_123_456_789i128;
+        assert_eq!(fmt(&mut TimeFormatter::new(TimeZone::UTC, TsStyle::Unix), t), "1795262400.123456789");
+        assert_eq!(fmt(&mut TimeFormatter::new(TimeZone::UTC, TsStyle::UnixNs), t), "1795262400123456789");
+        let p: TsStyle = "%H:%M:%S%.3f".parse().unwrap();
+        let mut tf = TimeFormatter::new(TimeZone::UTC, p);
+        assert_eq!(fmt(&mut tf, t), "12:00:00.123");
+        assert_eq!(fmt(&mut tf, t + 1), "12:00:00.123");
+        let p: TsStyle = "%d/%m/%Y %H:%M:%S".parse().unwrap();
+        assert_eq!(fmt(&mut TimeFormatter::new(TimeZone::UTC, p), t), "21/11/2026 12:00:00");
+        assert!("no-percent".parse::<TsStyle>().is_err());
+    }
+}
