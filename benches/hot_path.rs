@@ -51,6 +51,20 @@ fn hot_path(c: &mut Criterion) {
             })
         })
     });
+    #[derive(serde::Serialize)]
+    struct Fill {
+        qty: u32,
+        id: u64,
+        px: f64,
+    }
+    g.bench_function("serde struct with 3 numeric fields (u32, u64, f64)", |b| {
+        b.iter_custom(|n| {
+            bursts(n, |i| {
+                let fill = Fill { qty: black_box(i as u32), id: black_box(i), px: black_box(i as f64) };
+                tapelog::info!("Logging fill: {}", tapelog::serde(&fill))
+            })
+        })
+    });
     g.bench_function("b: static string", |b| {
         b.iter_custom(|n| bursts(n, |_| tapelog::info!("Logging a static string with no arguments")))
     });
@@ -121,6 +135,21 @@ fn hot_path(c: &mut Criterion) {
 fn encoding(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode");
     let mut buf = vec![0u8; 256];
+    #[derive(serde::Serialize)]
+    struct Fill {
+        qty: u32,
+        id: u64,
+        px: f64,
+    }
+    let mut staged = Vec::with_capacity(256);
+    g.bench_function("serde struct staged (fingerprint, shape id, bincode)", |b| {
+        b.iter(|| {
+            let fill = Fill { qty: black_box(7), id: black_box(8), px: black_box(1.5) };
+            staged.clear();
+            tapelog::Arg::stage(&tapelog::serde(&fill), &mut staged);
+            black_box(&staged);
+        })
+    });
     g.bench_function("args (u32, u64, f64)", |b| {
         b.iter(|| {
             let args = (&black_box(7u32), &black_box(8u64), &black_box(1.5f64));

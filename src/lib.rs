@@ -32,6 +32,7 @@ mod level;
 pub mod log_bridge;
 mod macros;
 mod panic_hook;
+pub mod serde_arg;
 mod shared;
 mod signals;
 mod stats;
@@ -46,6 +47,7 @@ pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use level::{Level, ParseLevelError};
 pub use panic_hook::install_panic_hook;
+pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
 pub use stats::{stats, SampledSite, Stats, ThreadStats, Totals};
 

@@ -224,12 +224,19 @@ struct Validator {
     sites: HashMap<u32, Vec<u8>>,
     threads: HashSet<u32>,
     anchored: bool,
+    /// Shapes of serde arguments defined so far in this segment.
+    shapes: tapelog::serde_arg::Shapes,
 }
 
 impl Validator {
     /// Checks one decoded entry; returns the records it holds.
     fn entry(&mut self, e: Entry<'_>) -> Result<u64, String> {
         match e {
+            Entry::Shape(s) => {
+                let shape = s.shape().map_err(|e| format!("shape {}: {e}", s.id))?;
+                self.shapes.insert(s.id, shape);
+                Ok(0)
+            }
             Entry::Callsite(cs) => {
                 if let Some(k) = cs.kinds.iter().find(|&&k| !ArgKind(k).is_known()) {
                     return Err(format!("call site {} has unknown argument kind 0x{k:02x}", cs.id));
@@ -294,7 +301,7 @@ impl Validator {
                     "record at batch byte {at} uses call site {id}, not defined before it in this segment"
                 ))?;
                 vals.clear();
-                crate::output::decode_args(kinds, args, &mut vals)
+                crate::output::decode_args(kinds, args, &self.shapes, &mut vals)
                     .map_err(|e| format!("record at batch byte {at} (call site {id}): {e}"))?;
                 tapelog::wire::record::args_len(kinds, args).map_err(|e| e.to_string())?
             };

@@ -78,6 +78,8 @@ pub struct RunTables {
     pub threads: HashMap<u32, ThreadInfo>,
     /// Copies of `threads` with small ids, indexed by id (no hashing per record).
     dense: Vec<Option<ThreadInfo>>,
+    /// Shapes of serde arguments (ids are unique within a run).
+    pub shapes: tapelog::serde_arg::Shapes,
 }
 
 impl RunTables {
@@ -209,6 +211,8 @@ pub struct RecordRef<'a> {
     pub site: &'a SiteInfo,
     /// Encoded arguments.
     pub args: &'a [u8],
+    /// The run's shapes, for serde arguments.
+    pub shapes: &'a tapelog::serde_arg::Shapes,
 }
 
 /// A drop report.

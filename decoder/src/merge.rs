@@ -190,6 +190,7 @@ impl Merger {
                 thread,
                 site: run.tables.site(*site)?,
                 args: &cur.batch[*start..*end],
+                shapes: &run.tables.shapes,
             })),
             Head::Drops { ts, count, first, last } => Some(Event::Drops(DropsRef {
                 ts_ns: *ts,
@@ -443,6 +444,11 @@ impl Merger {
             };
             match decode_entry(kind, p) {
                 Ok(Entry::Callsite(cs)) => run.tables.add_site(&cs),
+                Ok(Entry::Shape(s)) => {
+                    if let Ok(shape) = s.shape() {
+                        run.tables.shapes.insert(s.id, shape);
+                    }
+                }
                 Ok(Entry::Thread(t)) => {
                     run.tables.add_thread(&t);
                     idx.items.entry(t.thread).or_default();

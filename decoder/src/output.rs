@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
+use tapelog::serde_arg::Shapes;
 use tapelog::text::{Template, Value};
-use tapelog::wire::kinds::{decode_arg, ArgKind};
+use tapelog::wire::kinds::{decode_arg_with, ArgKind};
 
 use crate::event::{DropsRef, RecordRef};
 pub use crate::timefmt::TimeFormatter;
@@ -11,7 +12,12 @@ pub use crate::timefmt::TimeFormatter;
 /// Decodes a record's arguments into `out`; returns why not, if the bytes do not match the
 /// call site's kinds.
 #[inline]
-pub fn decode_args<'a>(kinds: &[u8], mut args: &'a [u8], out: &mut Vec<Value<'a>>) -> Result<(), String> {
+pub fn decode_args<'a>(
+    kinds: &[u8],
+    mut args: &'a [u8],
+    shapes: &Shapes,
+    out: &mut Vec<Value<'a>>,
+) -> Result<(), String> {
     // Values are assigned into place rather than pushed: a pushed enum is assembled on the
     // stack by narrow stores and copied by wide loads, which stalls store forwarding on
     // every argument (the decoder's hot path).
@@ -43,7 +49,7 @@ pub fn decode_args<'a>(kinds: &[u8], mut args: &'a [u8], out: &mut Vec<Value<'a>
             ArgKind::F64 => le!(f64, 8, F64),
             _ => {}
         }
-        match decode_arg(ArgKind(k), args) {
+        match decode_arg_with(ArgKind(k), args, shapes) {
             Ok((v, n)) => {
                 *slot = v;
                 args = &args[n..];
@@ -114,7 +120,7 @@ pub fn render_message(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) -
     }
     let start = out.len();
     let mut vals = recycle(std::mem::take(&mut buf.0));
-    let res = match (&rec.site.template, decode_args(&rec.site.kinds, rec.args, &mut vals)) {
+    let res = match (&rec.site.template, decode_args(&rec.site.kinds, rec.args, rec.shapes, &mut vals)) {
         (Ok(t), Ok(())) => t.render(&vals, out).map_err(|e| e.to_string()),
         (Err(e), _) => Err(format!("unusable format string: {e}")),
         (_, Err(e)) => Err(e),
@@ -135,7 +141,7 @@ pub fn render_fields(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) {
         return;
     }
     let mut vals = recycle(std::mem::take(&mut buf.0));
-    match decode_args(&rec.site.kinds, rec.args, &mut vals) {
+    match decode_args(&rec.site.kinds, rec.args, rec.shapes, &mut vals) {
         Ok(()) => {
             let first = rec.site.message_args();
             for (name, v) in names.iter().zip(vals.iter().skip(first)) {
@@ -194,6 +200,7 @@ fn kind_name(k: u8) -> &'static str {
         ArgKind::CHAR => "char",
         ArgKind::STR => "str",
         ArgKind::BYTES => "bytes",
+        ArgKind::SERDE => "serde",
         _ => "unknown",
     }
 }
@@ -221,6 +228,7 @@ pub fn value_json(v: &Value<'_>) -> serde_json::Value {
         Value::Bytes(x) => json!(x),
         Value::None => serde_json::Value::Null,
         Value::Some(x) => value_json(x),
+        Value::Structured(s) => s.to_json(),
     }
 }
 
@@ -229,7 +237,7 @@ pub fn record_json(rec: &RecordRef<'_>, buf: &mut ArgBuf) -> (serde_json::Value,
     let mut msg = String::new();
     let res = render_message(rec, buf, &mut msg);
     let mut vals = recycle(std::mem::take(&mut buf.0));
-    let _ = decode_args(&rec.site.kinds, rec.args, &mut vals);
+    let _ = decode_args(&rec.site.kinds, rec.args, rec.shapes, &mut vals);
     let args: Vec<serde_json::Value> = rec
         .site
         .kinds

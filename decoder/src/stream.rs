@@ -202,6 +202,11 @@ impl StreamMerger {
         let r = seg.run;
         match e {
             Entry::Callsite(cs) => self.runs[r].add_site(&cs),
+            Entry::Shape(s) => {
+                if let Ok(shape) = s.shape() {
+                    self.runs[r].shapes.insert(s.id, shape);
+                }
+            }
             Entry::Thread(t) => {
                 self.runs[r].add_thread(&t);
                 self.queue(r, t.thread, &seg.path);
@@ -397,6 +402,7 @@ impl StreamMerger {
                     thread,
                     site: run.site(*site)?,
                     args: &bytes[*start..*end],
+                    shapes: &run.shapes,
                 }))
             }
             Head::Drops { ts, count, first, last } => Some(Event::Drops(DropsRef {

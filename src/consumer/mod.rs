@@ -18,8 +18,10 @@ use crate::config::{Durability, Idle, StartError};
 use crate::frontend::callsite::{registered_since, Registered};
 use crate::shared::{Shared, ThreadShared};
 use crate::wire::record::{
-    record_len_split, static_args_len, Anchor, BatchHead, CallsiteEntry, Drops, Split, ThreadEnd, ThreadEntry,
+    for_each_shape, record_len_split, static_args_len, Anchor, BatchHead, CallsiteEntry, Drops, ShapeEntry, Split,
+    ThreadEnd, ThreadEntry,
 };
+use crate::wire::ArgKind;
 use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
 use segment::{SegmentConfig, SegmentWriter};
 
@@ -110,7 +112,16 @@ impl Drop for AliveGuard {
 struct Site {
     reg: Registered,
     static_len: Option<usize>,
+    /// Whether its records carry serde values, whose shapes the segment must hold.
+    has_serde: bool,
     /// `SegmentWriter::serial` of the segment whose dictionary holds this site (0 = none).
+    in_segment: u64,
+}
+
+/// A serde value shape (id = index + 1), as the registry describes it.
+struct ShapeSlot {
+    descriptor: Arc<[u8]>,
+    /// `SegmentWriter::serial` of the segment that holds its SHAPE entry (0 = none).
     in_segment: u64,
 }
 
@@ -143,6 +154,8 @@ struct Consumer {
     /// Indexed by call-site id; ids are dense from 1.
     sites: Vec<Option<Site>>,
     known_sites: usize,
+    /// Indexed by shape id - 1.
+    shapes: Vec<ShapeSlot>,
     seg: SegmentWriter,
     cal: Calibrator,
     scratch: Vec<u8>,
@@ -162,6 +175,7 @@ impl Consumer {
             slots: Vec::new(),
             sites: vec![None],
             known_sites: 0,
+            shapes: Vec::new(),
             seg,
             cal: Calibrator::new(rate),
             scratch: Vec::with_capacity(4096),
@@ -368,6 +382,7 @@ impl Consumer {
             let mut records = 0u64;
             let mut marker_drops = 0u64;
             let mut need_site = None;
+            let mut need_shape = None;
             while pos < n {
                 let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
                 let len = if id == DROP_MARKER_ID {
@@ -387,7 +402,8 @@ impl Consumer {
                         need_site = Some(id);
                         break;
                     }
-                    match record_len_split(split, pos, &site.reg.kinds, site.static_len) {
+                    let serde_kinds = site.has_serde.then(|| site.reg.kinds.clone());
+                    let len = match record_len_split(split, pos, &site.reg.kinds, site.static_len) {
                         Ok(l) => l,
                         Err(_) => {
                             self.shared.set_error(format!("malformed record in thread {}'s ring", slot.shared.id));
@@ -395,7 +411,14 @@ impl Consumer {
                             pos = n;
                             break;
                         }
+                    };
+                    if let Some(kinds) = serde_kinds {
+                        need_shape = self.missing_shape(split, pos, &kinds);
+                        if need_shape.is_some() {
+                            break;
+                        }
                     }
+                    len
                 };
                 if pos - start + len > room {
                     break;
@@ -415,6 +438,12 @@ impl Consumer {
             }
             if let Some(id) = need_site {
                 if !self.write_site(id) {
+                    return (pos, true);
+                }
+                continue;
+            }
+            if let Some(id) = need_shape {
+                if !self.write_shape(id) {
                     return (pos, true);
                 }
                 continue;
@@ -458,7 +487,8 @@ impl Consumer {
             for reg in fresh {
                 self.known_sites += 1;
                 let static_len = static_args_len(&reg.kinds);
-                self.sites.push(Some(Site { reg, static_len, in_segment: 0 }));
+                let has_serde = reg.kinds.iter().any(|&k| ArgKind(k).base() == ArgKind::SERDE);
+                self.sites.push(Some(Site { reg, static_len, has_serde, in_segment: 0 }));
             }
         }
         self.sites.get(idx)?.as_ref()
@@ -482,6 +512,41 @@ impl Consumer {
         .encode(&mut self.scratch);
         if self.seg.write_entry(entry::CALLSITE, &self.scratch) {
             site.in_segment = self.seg.serial;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The first shape id used by the record at `pos` that the current segment lacks.
+    fn missing_shape(&mut self, split: Split<'_>, pos: usize, kinds: &[u8]) -> Option<u32> {
+        let serial = self.seg.serial;
+        let mut missing = None;
+        let _ = for_each_shape(split, pos, kinds, |id| {
+            if missing.is_some() || id == crate::serde_arg::UNSERIALIZABLE {
+                return;
+            }
+            if id as usize > self.shapes.len() {
+                let mut fresh = Vec::new();
+                crate::serde_arg::shapes_since(self.shapes.len(), &mut fresh);
+                self.shapes.extend(fresh.into_iter().map(|descriptor| ShapeSlot { descriptor, in_segment: 0 }));
+            }
+            // An id the registry never gave out cannot come from our producers; the decoder
+            // reports such a record as undecodable.
+            if self.shapes.get(id as usize - 1).is_some_and(|s| s.in_segment != serial) {
+                missing = Some(id);
+            }
+        });
+        missing
+    }
+
+    /// Writes shape `id`'s entry into the current segment.
+    fn write_shape(&mut self, id: u32) -> bool {
+        let Some(shape) = self.shapes.get_mut(id as usize - 1) else { return false };
+        self.scratch.clear();
+        ShapeEntry { id, descriptor: &shape.descriptor }.encode(&mut self.scratch);
+        if self.seg.write_entry(entry::SHAPE, &self.scratch) {
+            shape.in_segment = self.seg.serial;
             true
         } else {
             false

@@ -42,6 +42,17 @@ pub trait Arg {
     /// # Safety
     /// `dst` must be valid for writes of [`Arg::encoded_len`] bytes.
     unsafe fn encode(&self, dst: *mut u8) -> *mut u8;
+    /// Whether this argument is encoded by [`Arg::stage`] before ring space is reserved
+    /// (because encoding runs code that is not tapelog's, such as a `Serialize` impl, which
+    /// may itself log). Staged arguments are then copied from the staging buffer; their
+    /// `encoded_len` and `encode` are not used. `false` for every plain argument, which
+    /// makes staging compile to nothing.
+    const STAGED: bool = false;
+    /// Appends the whole encoding to `out`, which must then start with
+    /// `u32 (any) + u32 length of the rest` (the layout of
+    /// [`ArgKind::SERDE`]). Only called when [`Arg::STAGED`].
+    #[inline(always)]
+    fn stage(&self, _out: &mut Vec<u8>) {}
 }
 
 /// An [`Arg`] that is not an `Option` (so `Option<T>` cannot nest).
@@ -174,6 +185,11 @@ impl<T: Arg + ?Sized> Arg for &T {
         // SAFETY: forwarded from the caller.
         unsafe { (**self).encode(dst) }
     }
+    const STAGED: bool = T::STAGED;
+    #[inline(always)]
+    fn stage(&self, out: &mut Vec<u8>) {
+        (**self).stage(out)
+    }
 }
 impl<T: BaseArg + ?Sized> BaseArg for &T {}
 
@@ -209,25 +225,86 @@ impl<T: BaseArg> Arg for Option<T> {
 pub trait ArgList {
     /// Encoded size of the whole list when it never depends on the values.
     const STATIC_LEN: Option<usize>;
-    /// Encoded size of these values.
+    /// Whether any argument is [staged](Arg::STAGED).
+    const STAGED: bool;
+    /// Encoded size of these values, not counting staged arguments.
     fn encoded_len(&self) -> usize;
-    /// Writes every argument in order.
+    /// Writes every argument in order (a list without staged arguments).
     ///
     /// # Safety
-    /// `dst` must be valid for writes of [`ArgList::encoded_len`] bytes.
-    unsafe fn encode(&self, dst: *mut u8);
+    /// `dst` must be valid for writes of [`ArgList::encoded_len`] bytes, and the list must
+    /// have no staged arguments.
+    #[inline(always)]
+    unsafe fn encode(&self, dst: *mut u8) {
+        // SAFETY: forwarded from the caller; no staged arguments, so none are copied.
+        unsafe { self.encode_staged(dst, &[]) }
+    }
+    /// Writes every argument in order, copying staged ones from `staged`.
+    ///
+    /// # Safety
+    /// `staged` must be what [`ArgList::stage`] appended for these values, and `dst` must be
+    /// valid for writes of [`ArgList::encoded_len`]` + staged.len()` bytes.
+    unsafe fn encode_staged(&self, dst: *mut u8, staged: &[u8]);
+    /// Appends the encodings of the staged arguments, in order.
+    fn stage(&self, out: &mut Vec<u8>);
     /// Appends the kind codes.
     fn kinds(out: &mut Vec<u8>);
 }
 
+/// `copy_nonoverlapping` that copies 16..=64 bytes as two overlapping fixed-size blocks
+/// instead of calling `memcpy` (a small struct's staged encoding is about 30 bytes).
+///
+/// # Safety
+/// As for `copy_nonoverlapping(src, dst, n)`.
+#[inline(always)]
+unsafe fn copy_small(src: *const u8, dst: *mut u8, n: usize) {
+    macro_rules! two_blocks {
+        ($w:expr) => {{
+            // SAFETY: `$w <= n`, so both blocks lie within the `n` bytes at `src` and `dst`.
+            unsafe {
+                let a = src.cast::<[u8; $w]>().read_unaligned();
+                let b = src.add(n - $w).cast::<[u8; $w]>().read_unaligned();
+                dst.cast::<[u8; $w]>().write_unaligned(a);
+                dst.add(n - $w).cast::<[u8; $w]>().write_unaligned(b);
+            }
+        }};
+    }
+    match n {
+        16..=32 => two_blocks!(16),
+        33..=64 => two_blocks!(32),
+        // SAFETY: forwarded from the caller.
+        _ => unsafe { core::ptr::copy_nonoverlapping(src, dst, n) },
+    }
+}
+
+/// Copies the staged encoding at the front of `staged` (`u32, len: u32, len bytes`) to `dst`
+/// and moves `staged` past it.
+///
+/// # Safety
+/// `dst` must be valid for writes of that encoding's length, and `staged` must start with a
+/// complete one.
+#[inline(always)]
+unsafe fn copy_staged(staged: &mut &[u8], dst: *mut u8) -> *mut u8 {
+    let len = u32::from_le_bytes([staged[4], staged[5], staged[6], staged[7]]) as usize;
+    let (this, rest) = staged.split_at(8 + len);
+    // SAFETY: the caller reserved these bytes; `this` is the staging buffer, not ring memory.
+    unsafe { copy_small(this.as_ptr(), dst, this.len()) };
+    *staged = rest;
+    // SAFETY: within the reservation, just past the copied bytes.
+    unsafe { dst.add(this.len()) }
+}
+
 impl ArgList for () {
     const STATIC_LEN: Option<usize> = Some(0);
+    const STAGED: bool = false;
     #[inline(always)]
     fn encoded_len(&self) -> usize {
         0
     }
     #[inline(always)]
-    unsafe fn encode(&self, _dst: *mut u8) {}
+    unsafe fn encode_staged(&self, _dst: *mut u8, _staged: &[u8]) {}
+    #[inline(always)]
+    fn stage(&self, _out: &mut Vec<u8>) {}
     fn kinds(_out: &mut Vec<u8>) {}
 }
 
@@ -246,6 +323,7 @@ macro_rules! tuple_args {
                 $(let n = add_static(n, $name::STATIC_LEN);)+
                 n
             };
+            const STAGED: bool = false $(|| $name::STAGED)+;
             #[inline(always)]
             fn encoded_len(&self) -> usize {
                 match Self::STATIC_LEN {
@@ -254,12 +332,20 @@ macro_rules! tuple_args {
                 }
             }
             #[inline(always)]
-            unsafe fn encode(&self, dst: *mut u8) {
+            unsafe fn encode_staged(&self, dst: *mut u8, staged: &[u8]) {
                 let p = dst;
-                // SAFETY: each argument writes exactly its encoded_len() bytes and the caller
-                // reserved their sum.
-                $(let p = unsafe { self.$idx.encode(p) };)+
-                let _ = p;
+                let mut staged = staged;
+                // SAFETY: each plain argument writes exactly its encoded_len() bytes, each
+                // staged one its staged bytes, and the caller reserved their sum. The
+                // `STAGED` tests are constants.
+                $(let p = unsafe {
+                    if $name::STAGED { copy_staged(&mut staged, p) } else { self.$idx.encode(p) }
+                };)+
+                let _ = (p, staged);
+            }
+            #[inline(always)]
+            fn stage(&self, out: &mut Vec<u8>) {
+                $(if $name::STAGED { self.$idx.stage(out); })+
             }
             fn kinds(out: &mut Vec<u8>) {
                 $(out.push($name::KIND.0);)+

@@ -135,6 +135,24 @@ pub fn log_first<A: ArgList>(cs: &'static Callsite, args: A) {
 
 #[inline(always)]
 fn log_with_id<A: ArgList>(id: u32, args: &A) {
+    // A constant: lists of plain arguments go straight to the ring.
+    if A::STAGED {
+        log_staged(id, args);
+    } else {
+        write_with_id(id, args, &[]);
+    }
+}
+
+/// A call with staged (serde) arguments: runs their encoders, which are the program's code
+/// and may log, before this call touches its ring.
+#[inline]
+fn log_staged<A: ArgList>(id: u32, args: &A) {
+    crate::serde_arg::with_staged(|buf| args.stage(buf), |staged| write_with_id(id, args, staged));
+}
+
+/// Writes one record; `staged` holds the staged arguments' encodings (empty without any).
+#[inline(always)]
+fn write_with_id<A: ArgList>(id: u32, args: &A, staged: &[u8]) {
     // SAFETY: `Hot` has no destructor, so its storage is valid for the whole life of this
     // thread; the reference is used only during this call, on this thread. (Taking the
     // address in a tiny closure lets the whole call inline.)
@@ -155,9 +173,10 @@ fn log_with_id<A: ArgList>(id: u32, args: &A) {
         // SAFETY: the generation matched, so `producer` is the live producer owned by this
         // thread's `Cold` (invariant of `Hot`); only this thread touches it, and nothing else
         // holds a reference to it now: encoding runs only tapelog's own `Arg` impls, which
-        // never log, so this cannot be re-entered.
+        // never log (arguments that run the program's code were staged before this), so
+        // this cannot be re-entered.
         let producer = unsafe { &mut *h.producer.get() };
-        let len = RECORD_HEADER_LEN + args.encoded_len();
+        let len = RECORD_HEADER_LEN + args.encoded_len() + staged.len();
         let mut attempt = 0u32;
         loop {
             match producer.write_chunk_uninit(len) {
@@ -168,14 +187,14 @@ fn log_with_id<A: ArgList>(id: u32, args: &A) {
                     let (first, _) = chunk.as_mut_slices();
                     if first.len() == len {
                         // SAFETY: `first` is `len` writable bytes of ring memory reserved for us.
-                        unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args) };
+                        unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args, staged) };
                     } else if len <= STAGE_ON_STACK {
                         let mut stage = [0u8; STAGE_ON_STACK];
                         // SAFETY: `stage` has room for the `len` bytes written.
-                        unsafe { write_record(stage.as_mut_ptr(), id, ticks, args) };
+                        unsafe { write_record(stage.as_mut_ptr(), id, ticks, args, staged) };
                         copy_split(&mut chunk, &stage[..len]);
                     } else {
-                        write_wrapped(&mut chunk, id, ticks, args);
+                        write_wrapped(&mut chunk, id, ticks, args, staged);
                     }
                     // SAFETY: all `len` bytes were initialized just above.
                     unsafe { chunk.commit_all() };
@@ -315,7 +334,7 @@ fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
     match producer.write_chunk_uninit(len) {
         Ok(mut chunk) => {
             let ticks = clock::ticks();
-            stage_and_copy(&mut c.scratch, &mut chunk, DROP_MARKER_ID, ticks, &payload);
+            stage_and_copy(&mut c.scratch, &mut chunk, DROP_MARKER_ID, ticks, &payload, &[]);
             // SAFETY: stage_and_copy initialized all `len` bytes.
             unsafe { chunk.commit_all() };
             h.gap.set(0);
@@ -381,35 +400,42 @@ fn attach() -> bool {
 /// Writes a record into contiguous ring memory.
 ///
 /// # Safety
-/// `dst` must be valid for `RECORD_HEADER_LEN + args.encoded_len()` bytes of writes.
+/// `dst` must be valid for `RECORD_HEADER_LEN + args.encoded_len() + staged.len()` bytes of
+/// writes, and `staged` must be what `args.stage` appended.
 #[inline(always)]
-unsafe fn write_record<A: ArgList>(dst: *mut u8, id: u32, ticks: u64, args: &A) {
+unsafe fn write_record<A: ArgList>(dst: *mut u8, id: u32, ticks: u64, args: &A, staged: &[u8]) {
     // SAFETY: within the `len` bytes the caller reserved: 4 + 4 + 2 header bytes, then args.
     unsafe {
         dst.cast::<[u8; 4]>().write_unaligned(id.to_le_bytes());
         dst.add(4).cast::<[u8; 4]>().write_unaligned((ticks as u32).to_le_bytes());
         dst.add(8).cast::<[u8; 2]>().write_unaligned(((ticks >> 32) as u16).to_le_bytes());
-        args.encode(dst.add(RECORD_HEADER_LEN));
+        args.encode_staged(dst.add(RECORD_HEADER_LEN), staged);
     }
 }
 
 /// Writes a record that wraps around the ring's end, staging it in this thread's scratch.
 #[cold]
 #[inline(never)]
-fn write_wrapped<A: ArgList>(chunk: &mut rtrb::chunks::WriteChunkUninit<'_, u8>, id: u32, ticks: u64, args: &A) {
-    let staged = COLD.try_with(|c| match c.try_borrow_mut() {
+fn write_wrapped<A: ArgList>(
+    chunk: &mut rtrb::chunks::WriteChunkUninit<'_, u8>,
+    id: u32,
+    ticks: u64,
+    args: &A,
+    staged: &[u8],
+) {
+    let done = COLD.try_with(|c| match c.try_borrow_mut() {
         Ok(mut c) => match c.as_mut() {
             Some(c) => {
-                stage_and_copy(&mut c.scratch, chunk, id, ticks, args);
+                stage_and_copy(&mut c.scratch, chunk, id, ticks, args, staged);
                 true
             }
             None => false,
         },
         Err(_) => false,
     });
-    if staged != Ok(true) {
+    if done != Ok(true) {
         // No scratch to be had (cannot happen while attached): stage on the heap.
-        stage_and_copy(&mut Vec::new(), chunk, id, ticks, args);
+        stage_and_copy(&mut Vec::new(), chunk, id, ticks, args, staged);
     }
 }
 
@@ -420,13 +446,14 @@ fn stage_and_copy<A: ArgList>(
     id: u32,
     ticks: u64,
     args: &A,
+    staged: &[u8],
 ) {
-    let len = RECORD_HEADER_LEN + args.encoded_len();
+    let len = RECORD_HEADER_LEN + args.encoded_len() + staged.len();
     scratch.clear();
     scratch.reserve(len);
     // SAFETY: `scratch` has capacity for `len` bytes, all written by write_record.
     unsafe {
-        write_record(scratch.as_mut_ptr(), id, ticks, args);
+        write_record(scratch.as_mut_ptr(), id, ticks, args, staged);
         scratch.set_len(len);
     }
     copy_split(chunk, scratch);

@@ -141,6 +141,7 @@ fn type_name(v: &Value<'_>) -> &'static str {
         Value::Str(_) => "str",
         Value::Bytes(_) => "[u8]",
         Value::None | Value::Some(_) => "Option",
+        Value::Structured(_) => "serde value",
     }
 }
 
@@ -170,6 +171,7 @@ fn plain(v: &Value<'_>, out: &mut String) -> Result<(), Mismatch> {
         Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         Value::Char(c) => out.push(c),
         Value::Str(s) => out.push_str(s),
+        Value::Structured(ref s) => std_write(out, format_args!("{s:?}")),
         Value::Bytes(_) | Value::None | Value::Some(_) => return Err(Mismatch),
     }
     Ok(())
@@ -217,9 +219,32 @@ fn value(v: &Value<'_>, spec: &Spec, out: &mut String) -> Result<(), Mismatch> {
                 out.push(')');
             }
         }
+        // Display of a serde value is its Debug (see `serde_arg::Serde`).
+        Value::Structured(s) if debug || spec.kind == Kind::Display => structured(s, spec, out),
         _ => return Err(Mismatch),
     }
     Ok(())
+}
+
+/// A serde value's Debug, with the spec's `#`, hex-debug, width and precision handed to its
+/// leaves as derived `Debug` hands them (fill, alignment, `+` and `0` are not applied).
+fn structured(s: &crate::serde_arg::Structured, spec: &Spec, out: &mut String) {
+    let w = spec.width as usize;
+    let p = spec.precision.map(|p| p as usize);
+    match (spec.alternate, spec.kind, p) {
+        (false, Kind::DebugLowerHex, None) => std_write(out, format_args!("{s:w$x?}")),
+        (false, Kind::DebugUpperHex, None) => std_write(out, format_args!("{s:w$X?}")),
+        (true, Kind::DebugLowerHex, None) => std_write(out, format_args!("{s:#w$x?}")),
+        (true, Kind::DebugUpperHex, None) => std_write(out, format_args!("{s:#w$X?}")),
+        (false, _, None) => std_write(out, format_args!("{s:w$?}")),
+        (true, _, None) => std_write(out, format_args!("{s:#w$?}")),
+        (false, Kind::DebugLowerHex, Some(p)) => std_write(out, format_args!("{s:w$.p$x?}")),
+        (false, Kind::DebugUpperHex, Some(p)) => std_write(out, format_args!("{s:w$.p$X?}")),
+        (true, Kind::DebugLowerHex, Some(p)) => std_write(out, format_args!("{s:#w$.p$x?}")),
+        (true, Kind::DebugUpperHex, Some(p)) => std_write(out, format_args!("{s:#w$.p$X?}")),
+        (false, _, Some(p)) => std_write(out, format_args!("{s:w$.p$?}")),
+        (true, _, Some(p)) => std_write(out, format_args!("{s:#w$.p$?}")),
+    }
 }
 
 /// Appends std's rendering of `args`. Writing into a String never fails, nor do

@@ -47,4 +47,7 @@ pub enum Value<'a> {
     None,
     /// `Option<T>::Some(v)`; the payload is never itself `Some`/`None`
     Some(Box<Value<'a>>),
+    /// A serde value ([`crate::serde()`]); `{}`, `{:?}` and `{:#?}` render it as its
+    /// `Debug` would
+    Structured(Box<crate::serde_arg::Structured>),
 }

@@ -1,6 +1,7 @@
 //! Argument kinds: one byte per argument in a call site's dictionary entry, telling a reader
 //! how many bytes the argument takes in a record and how to turn them into a [`Value`].
 
+use crate::serde_arg::Shapes;
 use crate::text::Value;
 
 /// The kind of one deferred argument, as written in a call site's dictionary entry.
@@ -72,6 +73,9 @@ kinds! {
     STR = 17, None;
     /// `&[u8]`: u32 length, then the bytes
     BYTES = 18, None;
+    /// A serde value ([`crate::serde()`]): u32 shape id, u32 length, then that many bytes
+    /// of bincode (read with the segment's `SHAPE` entries, see [`decode_arg_with`])
+    SERDE = 19, None;
 }
 
 impl ArgKind {
@@ -148,6 +152,10 @@ pub fn arg_len(kind: ArgKind, bytes: &[u8]) -> Result<usize, ArgError> {
             let len = super::le::u32_at(rest, 0).ok_or(ArgError::Truncated)? as usize;
             4usize.checked_add(len).ok_or(ArgError::Truncated)?
         }
+        None if base == ArgKind::SERDE => {
+            let len = super::le::u32_at(rest, 4).ok_or(ArgError::Truncated)? as usize;
+            8usize.checked_add(len).ok_or(ArgError::Truncated)?
+        }
         None => return Err(ArgError::UnknownKind(base.0)),
     };
     if rest.len() < n {
@@ -157,13 +165,26 @@ pub fn arg_len(kind: ArgKind, bytes: &[u8]) -> Result<usize, ArgError> {
 }
 
 /// Decodes one argument of `kind` from the start of `bytes`; returns it and its length.
+///
+/// A serde argument ([`ArgKind::SERDE`]) needs its segment's shapes: use
+/// [`decode_arg_with`]. Here it is an error.
 pub fn decode_arg(kind: ArgKind, bytes: &[u8]) -> Result<(Value<'_>, usize), ArgError> {
+    decode(kind, bytes, None)
+}
+
+/// Decodes one argument of `kind` from the start of `bytes`, reading serde arguments with
+/// `shapes` (the `SHAPE` entries of the record's segment); returns it and its length.
+pub fn decode_arg_with<'a>(kind: ArgKind, bytes: &'a [u8], shapes: &Shapes) -> Result<(Value<'a>, usize), ArgError> {
+    decode(kind, bytes, Some(shapes))
+}
+
+fn decode<'a>(kind: ArgKind, bytes: &'a [u8], shapes: Option<&Shapes>) -> Result<(Value<'a>, usize), ArgError> {
     if kind.is_option() {
         return match bytes.first() {
             None => Err(ArgError::Truncated),
             Some(0) => Ok((Value::None, 1)),
             Some(1) => {
-                let (v, n) = decode_arg(kind.base(), &bytes[1..])?;
+                let (v, n) = decode(kind.base(), &bytes[1..], shapes)?;
                 Ok((Value::Some(Box::new(v)), n + 1))
             }
             Some(_) => Err(ArgError::Invalid("option tag")),
@@ -211,6 +232,14 @@ pub fn decode_arg(kind: ArgKind, bytes: &[u8]) -> Result<(Value<'_>, usize), Arg
             } else {
                 (Value::Bytes(body), 4 + len)
             }
+        }
+        ArgKind::SERDE => {
+            let shape = super::le::u32_at(bytes, 0).ok_or(ArgError::Truncated)?;
+            let len = super::le::u32_at(bytes, 4).ok_or(ArgError::Truncated)? as usize;
+            let body = bytes.get(8..8usize.saturating_add(len)).ok_or(ArgError::Truncated)?;
+            let shapes = shapes.ok_or(ArgError::Invalid("serde value decoded without the segment's shapes"))?;
+            let v = crate::serde_arg::decode_arg(shapes, shape, body).map_err(ArgError::Invalid)?;
+            (Value::Structured(Box::new(v)), 8 + len)
         }
         other => return Err(ArgError::UnknownKind(other.0)),
     };

@@ -58,6 +58,8 @@ pub mod entry {
     pub const DROPS: u8 = 5;
     /// A thread's stream ended (the thread exited, or the logger shut down).
     pub const THREAD_END: u8 = 6;
+    /// The shape of serde values: id and descriptor.
+    pub const SHAPE: u8 = 7;
 }
 
 /// Bytes of the fixed part of a BATCH payload: thread (u32), base ticks (u64).

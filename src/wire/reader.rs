@@ -4,7 +4,7 @@
 use std::io;
 
 use super::header::{FileHeader, HeaderError, FIXED_LEN};
-use super::record::{Anchor, BatchHead, CallsiteEntry, Drops, PayloadError, ThreadEnd, ThreadEntry};
+use super::record::{Anchor, BatchHead, CallsiteEntry, Drops, PayloadError, ShapeEntry, ThreadEnd, ThreadEntry};
 use super::{entry, le, ENTRY_HEADER_LEN};
 
 /// Positional reads, so several cursors can share one open file.
@@ -141,6 +141,8 @@ pub enum Entry<'a> {
     Drops(Drops),
     /// A thread's stream ended.
     ThreadEnd(ThreadEnd),
+    /// The shape of serde values with this id in this segment.
+    Shape(ShapeEntry<'a>),
     /// A kind this version does not know; skipped.
     Unknown {
         /// The entry kind.
@@ -315,7 +317,13 @@ impl<R: ReadAt> EntryReader<R> {
         let (off, kind, len) = (h.off, h.kind, h.len);
         let known = matches!(
             kind,
-            entry::CALLSITE | entry::THREAD | entry::ANCHOR | entry::BATCH | entry::DROPS | entry::THREAD_END
+            entry::CALLSITE
+                | entry::THREAD
+                | entry::ANCHOR
+                | entry::BATCH
+                | entry::DROPS
+                | entry::THREAD_END
+                | entry::SHAPE
         );
         let p = self.payload(&h)?;
         if !known {
@@ -377,6 +385,7 @@ pub fn decode_entry(kind: u8, p: &[u8]) -> Result<Entry<'_>, PayloadError> {
         }
         entry::DROPS => Entry::Drops(Drops::decode(p)?),
         entry::THREAD_END => Entry::ThreadEnd(ThreadEnd::decode(p)?),
+        entry::SHAPE => Entry::Shape(ShapeEntry::decode(p)?),
         other => Entry::Unknown { kind: other, len: p.len() as u32 },
     })
 }

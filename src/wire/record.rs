@@ -11,6 +11,7 @@
 //! BATCH      thread u32, base_ticks u64, records...
 //! DROPS      thread u32, count u64, first_ticks u64, last_ticks u64
 //! THREAD_END thread u32, logged u64, dropped u64
+//! SHAPE      id u32, descriptor (see `serde_arg::shape`)
 //! record     callsite u32, ticks (low 48 bits, 6 bytes LE), arguments by kind
 //! ```
 
@@ -431,6 +432,9 @@ pub fn record_len_split(s: Split<'_>, at: usize, kinds: &[u8], static_len: Optio
                     None if base == ArgKind::STR || base == ArgKind::BYTES => {
                         4 + u32::from_le_bytes(s.get::<4>(off).ok_or(ArgError::Truncated)?) as usize
                     }
+                    None if base == ArgKind::SERDE => {
+                        8 + u32::from_le_bytes(s.get::<4>(off + 4).ok_or(ArgError::Truncated)?) as usize
+                    }
                     None => return Err(ArgError::UnknownKind(base.0)),
                 };
             }
@@ -441,4 +445,68 @@ pub fn record_len_split(s: Split<'_>, at: usize, kinds: &[u8], static_len: Optio
         return Err(ArgError::Truncated);
     }
     Ok(total)
+}
+
+/// A serde value's shape: what the segment's records with this shape id are read by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeEntry<'a> {
+    /// Shape id that serde arguments refer to (never 0).
+    pub id: u32,
+    /// The shape descriptor (decode with [`crate::serde_arg::Shape::decode`]).
+    pub descriptor: &'a [u8],
+}
+
+impl<'a> ShapeEntry<'a> {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.extend_from_slice(self.descriptor);
+    }
+
+    /// Reads a payload (checking that the descriptor parses).
+    pub fn decode(b: &'a [u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        let id = c.u32()?;
+        let descriptor = &b[4..];
+        crate::serde_arg::Shape::decode(descriptor).map_err(|what| PayloadError { at: 4, what })?;
+        Ok(ShapeEntry { id, descriptor })
+    }
+
+    /// The shape (for an entry from [`ShapeEntry::decode`], whose descriptor parsed, always
+    /// `Ok`).
+    pub fn shape(&self) -> Result<crate::serde_arg::Shape, &'static str> {
+        crate::serde_arg::Shape::decode(self.descriptor).map(|(s, _)| s)
+    }
+}
+
+/// Calls `f` with the shape id of every serde argument of the record at `at` (whose length,
+/// from [`record_len_split`], is known to be in `s`).
+pub fn for_each_shape(s: Split<'_>, at: usize, kinds: &[u8], mut f: impl FnMut(u32)) -> Result<(), ArgError> {
+    let mut off = at + super::RECORD_HEADER_LEN;
+    for &k in kinds {
+        let kind = ArgKind(k);
+        if let Some(n) = kind.static_size() {
+            off += n;
+            continue;
+        }
+        let mut base = kind;
+        if kind.is_option() {
+            let [tag] = s.get::<1>(off).ok_or(ArgError::Truncated)?;
+            off += 1;
+            if tag == 0 {
+                continue;
+            }
+            base = kind.base();
+        }
+        off += match base.fixed_size() {
+            Some(n) => n,
+            None if base == ArgKind::SERDE => {
+                let id = u32::from_le_bytes(s.get::<4>(off).ok_or(ArgError::Truncated)?);
+                f(id);
+                8 + u32::from_le_bytes(s.get::<4>(off + 4).ok_or(ArgError::Truncated)?) as usize
+            }
+            None => 4 + u32::from_le_bytes(s.get::<4>(off).ok_or(ArgError::Truncated)?) as usize,
+        };
+    }
+    Ok(())
 }

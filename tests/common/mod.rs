@@ -58,7 +58,7 @@ fn collect(m: &mut Merger, out: &mut Vec<Owned>) {
         match ev {
             Event::Record(r) => {
                 let mut vals: Vec<Value<'_>> = Vec::new();
-                decode_args(&r.site.kinds, r.args, &mut vals).expect("args decode");
+                decode_args(&r.site.kinds, r.args, r.shapes, &mut vals).expect("args decode");
                 out.push(Owned::Record {
                     ts_ns: r.ts_ns,
                     thread: r.thread.label().into_owned(),
@@ -95,6 +95,7 @@ pub fn value_string(v: &Value<'_>) -> String {
         Value::Bytes(x) => format!("{x:?}"),
         Value::None => "None".into(),
         Value::Some(x) => format!("Some({})", value_string(x)),
+        Value::Structured(x) => format!("{x:?}"),
     }
 }
 

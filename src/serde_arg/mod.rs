@@ -1,0 +1,206 @@
+//! serde values as deferred arguments: `info!("order {}", tapelog::serde(&order))`.
+//!
+//! On the hot path the value is walked twice before any ring space is reserved (its
+//! `Serialize` impl is the program's code and may itself log): once to fingerprint its
+//! shape (struct, field and variant names, scalar types), which a thread-local cache maps to
+//! a shape id, and once to encode it with bincode into a reused thread-local buffer. The
+//! record then carries `shape id, length, bincode bytes`, copied into the ring with one
+//! `memcpy`. The first time a shape is seen its descriptor is registered, and the consumer
+//! writes it into each segment (a `SHAPE` entry) before the first record that uses it, so
+//! the decoder renders the value with its names and without the program's types.
+//!
+//! A shape describes what was logged, not the whole type: other variants of an enum, the
+//! inside of a `None` or the element of an empty `Vec` get their own shape when they are
+//! logged. See `docs/FORMAT.md` for the wire format.
+
+mod bincode_codec;
+mod build;
+mod fingerprint;
+mod registry;
+pub mod shape;
+mod structured;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+pub use shape::Shape;
+pub use structured::{Data, Structured};
+
+use crate::frontend::args::Arg;
+use crate::wire::ArgKind;
+
+pub(crate) use registry::shapes_since;
+
+/// Shape id written for a value that could not be encoded; its bytes are the error's text.
+pub const UNSERIALIZABLE: u32 = 0;
+
+/// Wraps a `serde::Serialize` value so it can be logged as a deferred argument or field.
+///
+/// ```
+/// #[derive(serde::Serialize, Debug)]
+/// enum Side { Buy, Sell }
+/// #[derive(serde::Serialize, Debug)]
+/// struct Order { id: u64, side: Side, px: Option<f64> }
+///
+/// let order = Order { id: 7, side: Side::Buy, px: Some(101.5) };
+/// tapelog::info!("order {:?}", tapelog::serde(&order));
+/// tapelog::info!(order = tapelog::serde(&order); "accepted");
+/// ```
+///
+/// The decoder prints the value as `{:?}` would (`{:#?}` pretty-prints it), and as nested
+/// JSON with `--json`. Values that fit the thread's staging buffer (grown to the largest
+/// value logged, and kept between calls up to 64 KiB) cost no allocation after the first
+/// call with each shape.
+#[inline(always)]
+pub fn serde<T: serde::Serialize + ?Sized>(value: &T) -> Serde<'_, T> {
+    Serde(value)
+}
+
+/// A value logged through [`serde()`](fn@serde).
+pub struct Serde<'a, T: ?Sized>(&'a T);
+
+impl<T: serde::Serialize + ?Sized> fmt::Debug for Serde<'_, T> {
+    /// What the decoder shows for the value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Structured::from_value(self.0) {
+            Ok(s) => fmt::Debug::fmt(&s, f),
+            Err(e) => write!(f, "<unserializable: {e}>"),
+        }
+    }
+}
+
+impl<T: serde::Serialize + ?Sized> fmt::Display for Serde<'_, T> {
+    /// The same as `Debug`: `{}` of a serde value shows its structure.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl<T: serde::Serialize + ?Sized> Arg for Serde<'_, T> {
+    const KIND: ArgKind = ArgKind::SERDE;
+    const STATIC_LEN: Option<usize> = None;
+    const STAGED: bool = true;
+
+    #[inline(always)]
+    fn stage(&self, out: &mut Vec<u8>) {
+        stage(self.0, out);
+    }
+
+    /// Staged arguments are copied from the staging buffer, so this is never called.
+    #[inline(always)]
+    fn encoded_len(&self) -> usize {
+        0
+    }
+
+    /// Never called (see [`Arg::STAGED`]); writes nothing.
+    #[inline(always)]
+    unsafe fn encode(&self, dst: *mut u8) -> *mut u8 {
+        dst
+    }
+}
+
+/// Appends the record encoding of `v` (`shape:u32 len:u32 bytes`) to `out`.
+#[inline]
+fn stage<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 8]);
+    let id = fingerprint::fingerprint(v)
+        .map_err(|e| e.0)
+        .and_then(|fp| registry::shape_id(fp, v))
+        .and_then(|id| bincode_codec::encode(v, out).map(|()| id));
+    let id = match id {
+        Ok(id) => id,
+        Err(e) => unserializable(out, start, &e),
+    };
+    let len = (out.len() - start - 8) as u32;
+    out[start..start + 4].copy_from_slice(&id.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
+}
+
+#[cold]
+fn unserializable(out: &mut Vec<u8>, start: usize, e: &str) -> u32 {
+    out.truncate(start + 8);
+    out.extend_from_slice(e.as_bytes());
+    UNSERIALIZABLE
+}
+
+/// A staging buffer that grew past this (for an unusually large value) is freed after the
+/// call rather than kept for the thread's life.
+const STAGE_KEEP: usize = 64 << 10;
+
+thread_local! {
+    /// Staging for the serde arguments of one log call, reused between calls.
+    static STAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the staged encoding of every staged argument of `stage_all` (in order).
+/// Uses this thread's buffer; a call made while it is in use (a `Serialize` impl that logs)
+/// stages into a fresh `Vec`.
+#[inline]
+pub(crate) fn with_staged<R>(stage_all: impl Fn(&mut Vec<u8>), f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut f = Some(f);
+    let done = STAGE.try_with(|cell| {
+        let Ok(mut buf) = cell.try_borrow_mut() else { return None };
+        buf.clear();
+        stage_all(&mut buf);
+        let r = f.take().map(|f| f(&buf));
+        if buf.capacity() > STAGE_KEEP {
+            *buf = Vec::new();
+        }
+        r
+    });
+    match done {
+        Ok(Some(r)) => r,
+        _ => {
+            let mut buf = Vec::new();
+            stage_all(&mut buf);
+            match f.take() {
+                Some(f) => f(&buf),
+                // `f` only runs once the buffer was filled, and the closure above returns
+                // its result at once.
+                None => unreachable!("staged log call ran twice"),
+            }
+        }
+    }
+}
+
+/// The shapes a segment defines (its `SHAPE` entries), by id: what a reader needs to decode
+/// serde arguments.
+#[derive(Debug, Default, Clone)]
+pub struct Shapes {
+    by_id: HashMap<u32, Arc<Shape>>,
+}
+
+impl Shapes {
+    /// No shapes.
+    pub fn new() -> Self {
+        Shapes::default()
+    }
+
+    /// Adds (or replaces) shape `id`.
+    pub fn insert(&mut self, id: u32, shape: Shape) {
+        self.by_id.insert(id, Arc::new(shape));
+    }
+
+    /// Shape `id`, if this segment defined it.
+    pub fn get(&self, id: u32) -> Option<&Shape> {
+        self.by_id.get(&id).map(|s| &**s)
+    }
+
+    /// Removes every shape (for a reader moving on to the next segment).
+    pub fn clear(&mut self) {
+        self.by_id.clear();
+    }
+}
+
+/// Decodes the payload of a serde argument (`shape:u32 len:u32 bytes`, already framed by
+/// the caller) with the segment's shapes.
+pub(crate) fn decode_arg(shapes: &Shapes, shape: u32, bytes: &[u8]) -> Result<Structured, &'static str> {
+    if shape == UNSERIALIZABLE {
+        return Ok(Structured::Unserializable(String::from_utf8_lossy(bytes).into_owned()));
+    }
+    let s = shapes.get(shape).ok_or("serde value whose shape is not in the segment")?;
+    Structured::decode(s, bytes).map_err(|_| "serde value bytes do not match their shape")
+}

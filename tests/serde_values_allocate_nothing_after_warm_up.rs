@@ -1,0 +1,106 @@
+//! Logging a serde value allocates nothing once its shapes have been seen and the thread's
+//! staging buffer has grown to the largest value (values of bounded size).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+mod common;
+use common::*;
+use serde::Serialize;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+#[derive(Serialize)]
+struct Quote {
+    bid: f64,
+    ask: f64,
+    size: u32,
+}
+
+#[derive(Serialize)]
+enum Msg {
+    Ack { id: u64 },
+    Reject(String),
+    Heartbeat,
+}
+
+#[derive(Serialize)]
+struct Book {
+    venue: String,
+    levels: Vec<(f64, u32)>,
+    last: Option<Msg>,
+}
+
+fn log_all(i: u64, books: &[Book]) {
+    let q = Quote { bid: i as f64, ask: i as f64 + 0.5, size: i as u32 };
+    tapelog::info!("quote {:?}", tapelog::serde(&q));
+    let b = &books[i as usize % books.len()];
+    tapelog::info!(book = tapelog::serde(b); "book at {}", i);
+}
+
+#[test]
+fn serde_values_allocate_nothing_after_warm_up() {
+    let _s = serial();
+    let dir = TempDir::new("serde-noalloc");
+    let guard = tapelog::Builder::new()
+        .dir(dir.path())
+        .ring_capacity(64 << 10)
+        .overflow(tapelog::Overflow::Block)
+        .start()
+        .unwrap();
+    let books: Vec<Book> = (0..4u32)
+        .map(|n| Book {
+            venue: format!("venue-{n}"),
+            levels: (0..n).map(|l| (100.0 + l as f64, l * 10)).collect(),
+            last: match n {
+                0 => None,
+                1 => Some(Msg::Ack { id: 7 }),
+                2 => Some(Msg::Reject("too late".into())),
+                _ => Some(Msg::Heartbeat),
+            },
+        })
+        .collect();
+    // Warm-up: every shape once, and the largest book once.
+    for i in 0..books.len() as u64 {
+        log_all(i, &books);
+    }
+    let before = allocs();
+    let n = if cfg!(miri) { 100 } else { 100_000u64 };
+    for i in 0..n {
+        log_all(i, &books);
+    }
+    let after = allocs();
+    assert_eq!(after - before, 0, "serde log calls allocated {} times", after - before);
+    tapelog::flush();
+    assert_eq!(tapelog::stats().total.written, 2 * (n + books.len() as u64));
+    drop(guard);
+}
