@@ -47,6 +47,8 @@ pub trait Peer: Sized + Sync {
     fn log_b(&self, l: &mut Self::Local);
     /// Logs kind (c).
     fn log_c(&self, l: &mut Self::Local, s: &str);
+    /// Logs kind (d).
+    fn log_d(&self, l: &mut Self::Local, o: &Order);
     /// Stops the logger; returns once every message is in the output.
     fn finish(self) -> Result<Finished>;
     /// Counts what reached `dir` (default: lines in every file).
@@ -81,7 +83,20 @@ fn call<P: Peer>(p: &P, l: &mut P::Local, kind: Kind, i: u64) {
         Kind::A => p.log_a(l, i as u32, i.wrapping_mul(7), i as f64 * 0.25),
         Kind::B => p.log_b(l),
         Kind::C => p.log_c(l, STRS[(i & 3) as usize]),
+        Kind::D => p.log_d(l, &Order { id: i, qty: i as u32, px: i as f64 * 0.25 }),
     }
+}
+
+/// Message (d): a struct with three numeric fields, logged as a serde value by tapelog and
+/// through its `Debug` by the text loggers.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Order {
+    /// Order id.
+    pub id: u64,
+    /// Quantity.
+    pub qty: u32,
+    /// Price.
+    pub px: f64,
 }
 
 fn histogram() -> Histogram<u64> {

@@ -46,8 +46,8 @@ fn kind_of(c: char) -> Result<Kind> {
         'a' => Kind::A,
         'b' => Kind::B,
         'c' => Kind::C,
-        'd' => bail!("kind (d) (serde struct) is omitted until tapelog supports serde"),
-        _ => bail!("unknown message kind {c:?} (a, b or c)"),
+        'd' => Kind::D,
+        _ => bail!("unknown message kind {c:?} (a, b, c or d)"),
     })
 }
 

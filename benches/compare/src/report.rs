@@ -161,8 +161,9 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "Message (d), a serde struct: omitted for every row: n/a (tapelog serde support \
-             pending); it will be added once tapelog can log serde values.\n"
+            "Message (d), a struct with three numeric fields: tapelog logs it as a serde value \
+             (`tapelog::serde(&order)`, encoded with bincode, rendered by the decoder); the text \
+             loggers format its derived `Debug`; bare-rtrb pushes its three fields raw.\n"
         );
         for sc in &self.plan.latency {
             let Scenario::Latency { kind, threads, .. } = sc else { continue };

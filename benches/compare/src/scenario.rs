@@ -14,11 +14,13 @@ pub enum Kind {
     B,
     /// One ~20-byte `&str` argument.
     C,
+    /// A serde struct with three numeric fields (text loggers format its `Debug`).
+    D,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 3] = [Kind::A, Kind::B, Kind::C];
+    pub const ALL: [Kind; 4] = [Kind::A, Kind::B, Kind::C, Kind::D];
 
     /// Short label used in tables.
     pub fn label(self) -> &'static str {
@@ -26,6 +28,7 @@ impl Kind {
             Kind::A => "(a) u32, u64, f64",
             Kind::B => "(b) static string",
             Kind::C => "(c) 20-byte &str",
+            Kind::D => "(d) serde struct (u64, u32, f64)",
         }
     }
 }

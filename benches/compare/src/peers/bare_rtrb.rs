@@ -156,6 +156,10 @@ impl Peer for BareRtrb {
         push(p, &rec[..14 + n]);
     }
 
+    fn log_d(&self, p: &mut Producer<u8>, o: &crate::harness::Order) {
+        self.log_a(p, o.qty, o.id, o.px);
+    }
+
     fn finish(self) -> Result<Finished> {
         self.stop.store(true, Ordering::Release);
         self.consumer.join().map_err(|_| anyhow!("consumer thread panicked"))??;

@@ -38,6 +38,10 @@ impl Peer for SimplelogSync {
         log::info!("Logging str: {}", s);
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        log::info!("Logging order: {:?}", o);
+    }
+
     fn finish(self) -> Result<Finished> {
         log::logger().flush();
         Ok(Finished::default())

@@ -39,6 +39,10 @@ impl Peer for FastLog {
         log::info!("Logging str: {}", s);
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        log::info!("Logging order: {:?}", o);
+    }
+
     fn finish(self) -> Result<Finished> {
         // The flush command travels behind every message; the wait group is released
         // once the file appender has written and flushed them.

@@ -47,6 +47,10 @@ impl Peer for Ftlog {
         log::info!("Logging str: {}", s);
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        log::info!("Logging order: {:?}", o);
+    }
+
     fn finish(self) -> Result<Finished> {
         // The log thread owns the file for the life of the process; a flush writes out
         // every queued message and flushes the file, and returns after it has done so.

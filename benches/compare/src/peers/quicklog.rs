@@ -97,6 +97,10 @@ impl Peer for Quicklog {
         block_on(quicklog::try_log!(Level::Info, "Logging str: {}", s));
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        block_on(quicklog::try_log!(Level::Info, "Logging order: {:?}", o));
+    }
+
     fn finish(self) -> Result<Finished> {
         self.stop.store(true, Ordering::Release);
         self.flusher.join().map_err(|_| anyhow!("quicklog flush thread panicked"))?;

@@ -51,6 +51,10 @@ impl Peer for Slog {
         slog::info!(self.log, "Logging str: {}", s);
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        slog::info!(self.log, "Logging order: {:?}", o);
+    }
+
     fn finish(self) -> Result<Finished> {
         // The guard sends "finish" behind every record and joins the worker, which
         // drops the drain and with it the file.

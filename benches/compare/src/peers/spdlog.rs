@@ -48,6 +48,10 @@ impl Peer for Spdlog {
         spdlog::info!(logger: self.logger, "Logging str: {}", s);
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        spdlog::info!(logger: self.logger, "Logging order: {:?}", o);
+    }
+
     fn finish(self) -> Result<Finished> {
         // Dropping the last handle on the pool joins its thread after it has run every
         // queued task; the file sink (flushed on drop) goes with the last task's backend.

@@ -45,6 +45,10 @@ impl Peer for Tapelog {
         tapelog::info!("Logging str: {}", s);
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        tapelog::info!("Logging order: {:?}", tapelog::serde(o));
+    }
+
     fn finish(self) -> Result<Finished> {
         // Dropping the guard drains every ring, finalizes the segments and joins the consumer.
         drop(self.guard);

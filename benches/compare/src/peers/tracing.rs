@@ -47,6 +47,10 @@ impl Peer for Tracing {
         tracing::info!("Logging str: {}", s);
     }
 
+    fn log_d(&self, _: &mut (), o: &crate::harness::Order) {
+        tracing::info!("Logging order: {:?}", o);
+    }
+
     fn finish(self) -> Result<Finished> {
         // The guard's drop asks the worker to stop and waits up to 1 s; the worker then
         // drops the file, which is what `done` waits for.
