@@ -58,6 +58,12 @@ pub(crate) struct Config {
     pub batch_delay: std::time::Duration,
     pub filter: Option<String>,
     pub shutdown_timeout: std::time::Duration,
+    /// Text outputs besides (or instead of) the segments.
+    pub text: Vec<crate::TextOutput>,
+    /// Whether binary segments are written.
+    pub segments: bool,
+    /// Bytes of formatted lines each text output may hold in its queue.
+    pub text_queue_bytes: usize,
 }
 
 /// Configures and starts the logger.
@@ -115,6 +121,9 @@ impl Builder {
                 batch_delay: std::time::Duration::from_micros(100),
                 filter: None,
                 shutdown_timeout: std::time::Duration::from_secs(10),
+                text: Vec::new(),
+                segments: true,
+                text_queue_bytes: 4 << 20,
             },
         }
     }
@@ -205,6 +214,31 @@ impl Builder {
         self
     }
 
+    /// Adds a text output: the console ([`TextOutput::Stderr`](crate::TextOutput::Stderr),
+    /// [`Stdout`](crate::TextOutput::Stdout)) or a plain file. Lines are formatted on the
+    /// consumer thread, never on the caller, in the layout of `tapelog cat`, and written by a
+    /// thread of the output's own behind a bounded queue: an output that cannot keep up
+    /// loses lines (counted in [`stats()`](crate::stats)`.text`), never segment records.
+    /// May be called more than once.
+    pub fn text_output(mut self, output: crate::TextOutput) -> Self {
+        self.cfg.text.push(output);
+        self
+    }
+
+    /// Whether to write binary segments (default `true`). With `false`, records go only to
+    /// the text outputs, and [`start()`](Self::start) needs at least one of those.
+    pub fn segments(mut self, on: bool) -> Self {
+        self.cfg.segments = on;
+        self
+    }
+
+    /// Bytes of formatted lines each text output may queue before it drops lines (default
+    /// 4 MiB; at least 128 KiB are used).
+    pub fn text_queue_bytes(mut self, bytes: usize) -> Self {
+        self.cfg.text_queue_bytes = bytes;
+        self
+    }
+
     /// Adds a key/value pair to every segment header (service name, version, host, …).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.cfg.metadata.push((key.into(), value.into()));
@@ -239,6 +273,9 @@ impl Builder {
             })?),
             None => None,
         };
+        if !cfg.segments && cfg.text.is_empty() {
+            return Err(StartError::Config("segments(false) needs at least one text_output".into()));
+        }
         if cfg.max_files == Some(0) {
             return Err(StartError::Config("max_files must be at least 1".into()));
         }
@@ -253,8 +290,11 @@ impl Builder {
             return Err(StartError::AlreadyRunning);
         }
         let generation = cur.as_ref().map_or(0, |s| s.generation) + 1;
-        let shared = Arc::new(Shared::new(generation, cfg));
-        let handle = crate::consumer::spawn(shared.clone())?;
+        let text = crate::sink::text::TextSinks::open(&cfg.text, cfg.text_queue_bytes)
+            .map_err(|(path, source)| StartError::Io { path, source })?;
+        let text_counters = text.as_ref().map(|t| t.counters()).unwrap_or_default();
+        let shared = Arc::new(Shared::new(generation, cfg, text_counters));
+        let handle = crate::consumer::spawn(shared.clone(), text)?;
         if let Some(f) = filter {
             crate::frontend::callsite::apply_filter(f);
         }

@@ -35,6 +35,7 @@ mod panic_hook;
 pub mod serde_arg;
 mod shared;
 mod signals;
+mod sink;
 mod stats;
 pub mod text;
 pub mod wire;
@@ -49,7 +50,8 @@ pub use level::{Level, ParseLevelError};
 pub use panic_hook::install_panic_hook;
 pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
-pub use stats::{stats, SampledSite, Stats, ThreadStats, Totals};
+pub use sink::TextOutput;
+pub use stats::{stats, SampledSite, Stats, TextStats, ThreadStats, Totals};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
 /// order) is in the segment, and synced if [`Durability::SyncOnFlush`] is set. Returns at

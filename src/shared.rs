@@ -5,6 +5,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::Thread;
 
 use crate::config::Config;
+use crate::sink::writer::TextCounters;
 
 /// Generation of the running logger; 0 when none runs. Producers compare it with the
 /// generation their ring belongs to on every call (a relaxed load: a stale value only means a
@@ -117,10 +118,12 @@ pub(crate) struct Shared {
     pub paused: AtomicBool,
     /// Test hook: like `paused`, but also ignores shutdown (a consumer stuck on I/O).
     pub stalled: AtomicBool,
+    /// Counters of the text outputs, in configuration order.
+    pub text: Vec<Arc<TextCounters>>,
 }
 
 impl Shared {
-    pub fn new(generation: u64, config: Config) -> Self {
+    pub fn new(generation: u64, config: Config, text: Vec<Arc<TextCounters>>) -> Self {
         Shared {
             generation,
             config,
@@ -139,6 +142,7 @@ impl Shared {
             last_error: Mutex::new(None),
             paused: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
+            text,
         }
     }
 
@@ -166,6 +170,17 @@ impl Shared {
                 .unwrap_or_else(|p| p.into_inner());
             guard = g;
             self.wake_consumer();
+        }
+        drop(guard);
+        if !self.text.is_empty() && self.flush_done.load(Ordering::Acquire) >= ticket {
+            // The flushing pass handed every line to the text writers; wait until they have
+            // written them (bounded: a stuck terminal must not hang the caller forever).
+            let deadline = std::time::Instant::now() + self.config.shutdown_timeout;
+            for t in &self.text {
+                // Relaxed is enough: the consumer stored the target before its Release on
+                // `flush_done`, which the Acquire load above synchronized with.
+                t.wait_done(t.flush_target.load(Ordering::Relaxed), deadline);
+            }
         }
     }
 

@@ -82,6 +82,29 @@ pub struct Stats {
     /// Call sites with a sampler or rate limit, and how many calls each suppressed (exact,
     /// process-wide, not reset by a restart).
     pub sampled: Vec<SampledSite>,
+    /// The text outputs, in configuration order.
+    pub text: Vec<TextStats>,
+}
+
+/// Counters of one text output ([`Builder::text_output`](crate::Builder::text_output)).
+///
+/// After [`crate::flush()`] with no concurrent logging, every record written to the segments
+/// (or, with `segments(false)`, counted as written) is exactly one of `lines` or `dropped`,
+/// along with one line per drop report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TextStats {
+    /// `stderr`, `stdout` or the file's path.
+    pub output: String,
+    /// Lines written.
+    pub lines: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Lines given up: the output's queue was full (it could not keep up), a write failed,
+    /// or shutdown timed out waiting for it.
+    pub dropped: u64,
+    /// Failed writes.
+    pub errors: u64,
 }
 
 /// A sampled call site and its suppressed count.
@@ -164,6 +187,15 @@ pub fn stats() -> Stats {
     out.total.batches = t.batches.load(Ordering::Relaxed);
     out.total.io_errors = t.io_errors.load(Ordering::Relaxed);
     out.total.unwritten_at_shutdown = t.unwritten_at_shutdown.load(Ordering::Relaxed);
+    for c in &sh.text {
+        out.text.push(TextStats {
+            output: c.name.clone(),
+            lines: c.lines.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+        });
+    }
     out.last_error = sh.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
     out
 }

@@ -17,6 +17,7 @@ use crate::clock::{self, Calibrator};
 use crate::config::{Durability, Idle, StartError};
 use crate::frontend::callsite::{registered_since, Registered};
 use crate::shared::{Shared, ThreadShared};
+use crate::sink::text::TextSinks;
 use crate::wire::record::{
     for_each_shape, record_len_split, static_args_len, Anchor, BatchHead, CallsiteEntry, Drops, ShapeEntry, Split,
     ThreadEnd, ThreadEntry,
@@ -27,7 +28,7 @@ use segment::{SegmentConfig, SegmentWriter};
 
 /// Opens the first segment on the caller's thread (so `start()` can report errors), then
 /// starts the consumer thread.
-pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
+pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<JoinHandle<()>, StartError> {
     let cfg = &shared.config;
     let io_err = |source| StartError::Io { path: cfg.dir.clone(), source };
     let run_id = clock::unix_ns();
@@ -35,15 +36,16 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
     if !metadata.iter().any(|(k, _)| k == "pid") {
         metadata.push(("pid".into(), std::process::id().to_string()));
     }
-    let seg = SegmentWriter::create(SegmentConfig {
+    let seg_cfg = SegmentConfig {
         dir: cfg.dir.clone(),
         size: cfg.segment_size,
         run_id,
         metadata,
         max_files: cfg.max_files,
         max_bytes: cfg.max_bytes,
-    })
-    .map_err(io_err)?;
+    };
+    let seg =
+        if cfg.segments { SegmentWriter::create(seg_cfg).map_err(io_err)? } else { SegmentWriter::disabled(seg_cfg) };
     let rate = clock::measure_rate(Duration::from_millis(10));
     crate::frontend::sample::TICKS_PER_SEC.store(rate as u64, Ordering::Relaxed);
     let core = cfg.consumer_core;
@@ -64,7 +66,7 @@ pub(crate) fn spawn(shared: Arc<Shared>) -> Result<JoinHandle<()>, StartError> {
             crate::signals::CONSUMER_TID.store(unsafe { libc::gettid() } as u64, Ordering::Relaxed);
             // Marks the consumer gone even if it panics, so flush() never waits forever.
             let _alive = AliveGuard(sh.clone());
-            let mut c = Consumer::new(sh.clone(), seg, rate);
+            let mut c = Consumer::new(sh.clone(), seg, text, rate);
             c.run();
         })
         .map_err(io_err)
@@ -165,11 +167,20 @@ struct Consumer {
     batch_ticks: u64,
     /// The stream that "received signal" records go to.
     signal_slot: Option<SlotInfo>,
+    /// The text outputs, if any.
+    text: Option<TextSinks>,
+    /// Whether binary segments are written (`Builder::segments`).
+    segments: bool,
+    /// The latest calibration anchor, for the text outputs' timestamps.
+    anchor: Anchor,
 }
 
 impl Consumer {
-    fn new(shared: Arc<Shared>, seg: SegmentWriter, rate: f64) -> Self {
+    fn new(shared: Arc<Shared>, seg: SegmentWriter, text: Option<TextSinks>, rate: f64) -> Self {
         let batch_ticks = (rate * shared.config.batch_delay.as_secs_f64()) as u64;
+        let segments = shared.config.segments;
+        let mut cal = Calibrator::new(rate);
+        let anchor = cal.anchor();
         let mut c = Consumer {
             shared,
             slots: Vec::new(),
@@ -177,13 +188,16 @@ impl Consumer {
             known_sites: 0,
             shapes: Vec::new(),
             seg,
-            cal: Calibrator::new(rate),
+            cal,
             scratch: Vec::with_capacity(4096),
             retry_at: 0,
             batch_ticks,
             signal_slot: None,
+            text,
+            segments,
+            anchor,
         };
-        c.shared.totals.segments.store(1, Ordering::Relaxed);
+        c.shared.totals.segments.store(u64::from(c.segments), Ordering::Relaxed);
         c.write_anchor();
         c.seg.publish();
         c
@@ -212,6 +226,13 @@ impl Consumer {
             let work = self.drain_all(flushing || shutdown);
             self.maybe_anchor();
             self.seg.publish();
+            if let Some(t) = &mut self.text {
+                if flushing {
+                    t.mark_flush();
+                } else if work > 0 {
+                    t.end_pass();
+                }
+            }
             if flushing {
                 self.sync_if_configured();
                 self.shared.complete_flush(flush_req);
@@ -330,6 +351,18 @@ impl Consumer {
             let (a, b) = chunk.as_slices();
             let split = Split { a, b };
             let base = clock::ticks();
+            if !self.segments {
+                // Text outputs only: every record goes to them.
+                let (records, marker_drops) = self.text_records(info, split, 0, n, base);
+                info.written += records;
+                info.drops_reported += marker_drops;
+                info.shared.consumer.written.store(info.written, Ordering::Relaxed);
+                chunk.commit(n);
+                self.slots.push(slot);
+                let last = self.slots.len() - 1;
+                self.slots.swap(i, last);
+                return n;
+            }
             let mut pos = 0;
             let mut rotations = 0;
             while pos < n {
@@ -476,6 +509,22 @@ impl Consumer {
         let t = &self.shared.totals;
         t.bytes_written.fetch_add(total as u64, Ordering::Relaxed);
         t.batches.fetch_add(1, Ordering::Relaxed);
+        if self.text.is_some() {
+            self.text_records(slot, split, start, end, base);
+        }
+    }
+
+    /// Formats `split[start..end]` for the text outputs; returns the records and the drops
+    /// that in-band markers report.
+    fn text_records(&mut self, slot: &SlotInfo, split: Split<'_>, start: usize, end: usize, base: u64) -> (u64, u64) {
+        let Some(mut text) = self.text.take() else { return (0, 0) };
+        let anchor = self.anchor;
+        let thread = (slot.shared.name.as_str(), slot.shared.id);
+        let n = text.records(thread, split, start, end, base, &anchor, |id| {
+            self.site(id).map(|s| (s.reg.cs, s.reg.kinds.clone(), s.static_len))
+        });
+        self.text = Some(text);
+        n
     }
 
     /// Looks up a call site, refreshing from the registry on a miss.
@@ -555,13 +604,14 @@ impl Consumer {
 
     fn write_anchor(&mut self) {
         let a: Anchor = self.cal.anchor();
+        self.anchor = a;
         self.scratch.clear();
         a.encode(&mut self.scratch);
         self.seg.write_entry(entry::ANCHOR, &self.scratch);
     }
 
     fn maybe_anchor(&mut self) {
-        if self.seg.is_open() && self.cal.due(clock::ticks()) {
+        if (self.seg.is_open() || !self.segments) && self.cal.due(clock::ticks()) {
             self.write_anchor();
         }
     }
@@ -585,7 +635,7 @@ impl Consumer {
 
     /// After an I/O failure, retries opening a segment about once a second.
     fn ensure_segment(&mut self) {
-        if !self.seg.is_open() && clock::ticks().wrapping_sub(self.retry_at) as i64 >= 0 {
+        if self.segments && !self.seg.is_open() && clock::ticks().wrapping_sub(self.retry_at) as i64 >= 0 {
             match self.seg.open_next() {
                 Ok(()) => {
                     self.shared.totals.segments.fetch_add(1, Ordering::Relaxed);
@@ -624,14 +674,17 @@ impl Consumer {
         }
         if owed > 0 {
             self.scratch.clear();
-            Drops {
+            let d = Drops {
                 thread: slot.shared.id,
                 count: owed,
                 first_ticks: p.gap_first.load(Ordering::Relaxed),
                 last_ticks: p.gap_last.load(Ordering::Relaxed),
+            };
+            d.encode(&mut self.scratch);
+            if let Some(t) = &mut self.text {
+                t.drops((&slot.shared.name, slot.shared.id), &d, clock::ticks(), &self.anchor);
             }
-            .encode(&mut self.scratch);
-            if self.seg.write_entry(entry::DROPS, &self.scratch) {
+            if self.seg.write_entry(entry::DROPS, &self.scratch) || !self.segments {
                 slot.drops_reported += owed;
             }
         }
@@ -675,9 +728,17 @@ impl Consumer {
             last_drain: 0,
         });
         let split = Split { a: &rec, b: &[] };
-        let (end, full) = self.write_batches(&mut slot, split, 0, ticks);
-        if end == 0 && full && self.rotate() {
-            self.write_batches(&mut slot, split, 0, ticks);
+        if !self.segments {
+            self.text_records(&slot, split, 0, rec.len(), ticks);
+        } else {
+            let (end, full) = self.write_batches(&mut slot, split, 0, ticks);
+            if end == 0 && full && self.rotate() {
+                self.write_batches(&mut slot, split, 0, ticks);
+            }
+        }
+        if let Some(t) = &mut self.text {
+            // The process may be about to die: hand the line over now.
+            t.mark_flush();
         }
         self.seg.publish();
         self.signal_slot = Some(slot);
@@ -699,6 +760,9 @@ impl Consumer {
         self.write_anchor();
         self.seg.finalize();
         let _ = self.seg.sync();
+        if let Some(t) = &mut self.text {
+            t.close(std::time::Instant::now() + self.shared.config.shutdown_timeout / 2);
+        }
     }
 }
 

@@ -215,6 +215,11 @@ impl SegmentWriter {
         Ok(w)
     }
 
+    /// A writer that never opens a segment (`Builder::segments(false)`).
+    pub fn disabled(cfg: SegmentConfig) -> Self {
+        SegmentWriter { cfg, seq: 0, open: None, prep: None, serial: 0 }
+    }
+
     /// Whether a segment is open for writing.
     pub fn is_open(&self) -> bool {
         self.open.is_some()

@@ -23,7 +23,7 @@ fn records_wraps_drops_and_markers_are_exact_bytes_in_the_ring() {
     // A private logger generation with no consumer: the test plays the consumer.
     let cfg = crate::Builder::new().ring_capacity(100).overflow(crate::Overflow::Drop).into_config();
     let generation = 1_000_000;
-    let shared = Arc::new(Shared::new(generation, cfg));
+    let shared = Arc::new(Shared::new(generation, cfg, Vec::new()));
     *CURRENT.lock().unwrap() = Some(shared.clone());
     GENERATION.store(generation, Ordering::SeqCst);
 

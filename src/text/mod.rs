@@ -5,6 +5,7 @@ mod value;
 pub use value::Value;
 
 mod check;
+pub mod line;
 mod render;
 mod spec;
 

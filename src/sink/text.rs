@@ -1,0 +1,404 @@
+//! Text outputs: the console and plain files, formatted on the consumer thread.
+//!
+//! Lines have the layout of `tapelog cat`'s default template, built from the same pieces
+//! ([`crate::text::line`]), so a text file and the decoded segments read the same:
+//!
+//! `2026-11-21T12:00:00.123456789Z INFO  <thread> <module> <file>:<line> <message> k=v`
+//!
+//! Formatting happens here, never on the calling thread; writing happens on each output's
+//! own thread behind a bounded queue ([`super::writer`]), so a slow terminal costs dropped
+//! (and counted) text lines, never a stalled consumer or a lost segment record.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::writer::{Dest, TextCounters, Writer, CHUNK_BYTES};
+use crate::frontend::callsite::Callsite;
+use crate::serde_arg::{Shape, Shapes};
+use crate::text::line::{self, UtcNanos};
+use crate::text::{Template, Value};
+use crate::wire::kinds::{decode_arg_with, ArgKind};
+use crate::wire::record::{Anchor, Drops, Split};
+use crate::wire::{unwrap_ticks, RECORD_HEADER_LEN};
+
+/// A text output: where formatted lines go.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("tapelog-doc-text-{}", std::process::id()));
+/// let guard = tapelog::Builder::new()
+///     .dir(&dir)                                                 // binary segments, and
+///     .text_output(tapelog::TextOutput::File(dir.join("app.log"))) // the same as text
+///     .start()?;
+/// tapelog::info!("filled {} @ {}", 100u32, 101.25f64);
+/// tapelog::flush(); // also waits until the line is in app.log
+/// let text = std::fs::read_to_string(dir.join("app.log"))?;
+/// assert!(text.ends_with("filled 100 @ 101.25\n"));
+/// drop(guard);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TextOutput {
+    /// Standard error; colored when it is a terminal and `NO_COLOR` is unset.
+    Stderr,
+    /// Standard output; colored when it is a terminal and `NO_COLOR` is unset.
+    Stdout,
+    /// A plain text file, appended to (created, with its directory, if missing); never
+    /// colored.
+    File(PathBuf),
+}
+
+impl TextOutput {
+    /// The name `stats()` reports it under: `stderr`, `stdout` or the file's path.
+    pub fn name(&self) -> String {
+        match self {
+            TextOutput::Stderr => "stderr".into(),
+            TextOutput::Stdout => "stdout".into(),
+            TextOutput::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// What a call site's lines need, prepared once.
+struct SiteText {
+    cs: &'static Callsite,
+    kinds: Arc<[u8]>,
+    template: Result<Template, String>,
+}
+
+struct Out {
+    writer: Writer,
+    color: bool,
+    buf: Vec<u8>,
+    lines: u64,
+}
+
+impl Out {
+    fn push_line(&mut self, plain: &str, level: Option<crate::Level>, ts_len: usize) {
+        if self.color {
+            push_colored(&mut self.buf, plain, level, ts_len);
+        } else {
+            self.buf.extend_from_slice(plain.as_bytes());
+        }
+        self.buf.push(b'\n');
+        self.lines += 1;
+        if self.buf.len() >= CHUNK_BYTES {
+            self.submit();
+        }
+    }
+
+    fn submit(&mut self) {
+        if self.lines > 0 {
+            let buf = std::mem::take(&mut self.buf);
+            self.buf = self.writer.submit(buf, self.lines);
+            self.lines = 0;
+        }
+    }
+}
+
+/// Every text output of a logger, and the consumer-side state that formats for them.
+pub(crate) struct TextSinks {
+    outs: Vec<Out>,
+    /// Indexed by call-site id.
+    sites: Vec<Option<SiteText>>,
+    shapes: Shapes,
+    shapes_known: usize,
+    ts: UtcNanos,
+    line: String,
+    vals: Vec<Value<'static>>,
+    /// A record that wraps around the end of the ring, made contiguous.
+    copy: Vec<u8>,
+}
+
+impl std::fmt::Debug for TextSinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextSinks").field("outputs", &self.outs.len()).finish()
+    }
+}
+
+impl TextSinks {
+    /// Opens every output (files on the caller's thread, so errors reach `start()`) and
+    /// starts their writer threads. `None` without outputs.
+    pub fn open(outputs: &[TextOutput], queue_bytes: usize) -> Result<Option<TextSinks>, (PathBuf, std::io::Error)> {
+        if outputs.is_empty() {
+            return Ok(None);
+        }
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let mut outs = Vec::new();
+        for o in outputs {
+            let (dest, color) = match o {
+                TextOutput::Stderr => (Dest::Stderr, !no_color && std::io::stderr().is_terminal()),
+                TextOutput::Stdout => (Dest::Stdout, !no_color && std::io::stdout().is_terminal()),
+                TextOutput::File(p) => {
+                    let f = p
+                        .parent()
+                        .map_or(Ok(()), std::fs::create_dir_all)
+                        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(p))
+                        .map_err(|e| (p.clone(), e))?;
+                    (Dest::File(f), false)
+                }
+            };
+            let writer = Writer::start(o.name(), dest, queue_bytes).map_err(|e| (PathBuf::from(o.name()), e))?;
+            let buf = writer.buffer();
+            outs.push(Out { writer, color, buf, lines: 0 });
+        }
+        Ok(Some(TextSinks {
+            outs,
+            sites: Vec::new(),
+            shapes: Shapes::new(),
+            shapes_known: 0,
+            ts: UtcNanos::new(),
+            line: String::with_capacity(256),
+            vals: Vec::new(),
+            copy: Vec::new(),
+        }))
+    }
+
+    /// The outputs' counters, for `stats()` and `flush()`.
+    pub fn counters(&self) -> Vec<Arc<TextCounters>> {
+        self.outs.iter().map(|o| o.writer.counters.clone()).collect()
+    }
+
+    /// Formats the records of `split[start..end]`, logged by `thread`, whose tick values are
+    /// near `base`. `site` gives a call site's metadata and argument kinds. Returns the
+    /// records and the dropped records that in-band markers report.
+    #[allow(clippy::too_many_arguments)]
+    pub fn records(
+        &mut self,
+        thread: (&str, u32),
+        split: Split<'_>,
+        start: usize,
+        end: usize,
+        base: u64,
+        anchor: &Anchor,
+        mut site: impl FnMut(u32) -> Option<(&'static Callsite, Arc<[u8]>, Option<usize>)>,
+    ) -> (u64, u64) {
+        let (mut records, mut marker_drops) = (0, 0);
+        let mut pos = start;
+        while pos < end {
+            let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
+            let len = if id == crate::wire::DROP_MARKER_ID {
+                RECORD_HEADER_LEN + crate::wire::DROP_MARKER_PAYLOAD
+            } else {
+                let Some((cs, kinds, static_len)) = site(id) else { break };
+                let Ok(len) = crate::wire::record::record_len_split(split, pos, &kinds, static_len) else { break };
+                self.ensure_site(id, cs, kinds);
+                len
+            };
+            if pos + len > end {
+                break;
+            }
+            let rec: &[u8] = match contiguous(split, pos, len) {
+                Some(r) => r,
+                None => {
+                    self.copy.clear();
+                    split.pieces(pos, pos + len, |p| self.copy.extend_from_slice(p));
+                    // Moved out for the call below, which borrows `self` mutably.
+                    let copy = std::mem::take(&mut self.copy);
+                    let n = self.record(thread, id, &copy, base, anchor);
+                    self.copy = copy;
+                    records += n.0;
+                    marker_drops += n.1;
+                    pos += len;
+                    continue;
+                }
+            };
+            let n = self.record(thread, id, rec, base, anchor);
+            records += n.0;
+            marker_drops += n.1;
+            pos += len;
+        }
+        (records, marker_drops)
+    }
+
+    fn ensure_site(&mut self, id: u32, cs: &'static Callsite, kinds: Arc<[u8]>) {
+        let i = id as usize;
+        if self.sites.len() <= i {
+            self.sites.resize_with(i + 1, || None);
+        }
+        if self.sites[i].is_none() {
+            let template = Template::parse(cs.format).map_err(|e| format!("unusable format string: {e}"));
+            self.sites[i] = Some(SiteText { cs, kinds, template });
+        }
+    }
+
+    /// One record (header included); returns (records, marker drops).
+    fn record(&mut self, thread: (&str, u32), id: u32, rec: &[u8], base: u64, anchor: &Anchor) -> (u64, u64) {
+        let Some((_, low)) = crate::wire::record::record_head(rec) else { return (0, 0) };
+        let ns = anchor.to_unix_ns(unwrap_ticks(low, base));
+        let args = &rec[RECORD_HEADER_LEN..];
+        if id == crate::wire::DROP_MARKER_ID {
+            let Ok(d) = Drops::decode_marker(thread.1, args) else { return (0, 0) };
+            self.drops_at(thread, &d, ns, base, anchor);
+            return (0, d.count);
+        }
+        let Some(Some(site)) = self.sites.get(id as usize) else { return (0, 0) };
+        let (cs, kinds) = (site.cs, site.kinds.clone());
+        self.line.clear();
+        self.ts.push(&mut self.line, ns);
+        let ts_len = self.line.len();
+        self.line.push(' ');
+        let _ = write!(self.line, "{:<5}", cs.level.as_str());
+        self.line.push(' ');
+        line::push_thread(&mut self.line, thread.0, thread.1);
+        let _ = write!(self.line, " {} {}:{} ", cs.module, cs.file, cs.line);
+        self.message(id, &kinds, args);
+        for o in &mut self.outs {
+            o.push_line(&self.line, Some(cs.level), ts_len);
+        }
+        (1, 0)
+    }
+
+    /// Appends the message and the fields of a record of call site `id`.
+    fn message(&mut self, id: u32, kinds: &[u8], args: &[u8]) {
+        let mut vals = recycle(std::mem::take(&mut self.vals));
+        let mut res = decode_args(kinds, args, &self.shapes, &mut vals);
+        if res.is_err() && kinds.iter().any(|&k| ArgKind(k).base() == ArgKind::SERDE) {
+            // A shape registered since we last looked: load it and try again.
+            self.refresh_shapes();
+            vals.clear();
+            res = decode_args(kinds, args, &self.shapes, &mut vals);
+        }
+        let Some(Some(site)) = self.sites.get(id as usize) else { return };
+        let start = self.line.len();
+        let rendered = match (&site.template, &res) {
+            (Ok(t), Ok(())) => t.render(&vals, &mut self.line).map_err(|e| e.to_string()),
+            (Err(e), _) => Err(e.clone()),
+            (_, Err(e)) => Err(e.clone()),
+        };
+        if let Err(e) = rendered {
+            self.line.truncate(start);
+            let _ = write!(self.line, "<undecodable: {e}> format={:?} args={:?}", site.cs.format, vals);
+        } else if !site.cs.fields.is_empty() {
+            let first = kinds.len().saturating_sub(site.cs.fields.len());
+            line::push_fields(&mut self.line, site.cs.fields, vals.iter().skip(first));
+        }
+        self.vals = recycle(vals);
+    }
+
+    fn refresh_shapes(&mut self) {
+        let mut fresh = Vec::new();
+        crate::serde_arg::shapes_since(self.shapes_known, &mut fresh);
+        for d in fresh {
+            self.shapes_known += 1;
+            if let Ok((shape, _)) = Shape::decode(&d) {
+                self.shapes.insert(self.shapes_known as u32, shape);
+            }
+        }
+    }
+
+    /// A drop report: `<ts> DROPS <thread> dropped N records between <t1> and <t2>`, at the
+    /// time of the last drop.
+    pub fn drops(&mut self, thread: (&str, u32), d: &Drops, base: u64, anchor: &Anchor) {
+        let ns = anchor.to_unix_ns(unwrap_ticks(d.last_ticks, base));
+        self.drops_at(thread, d, ns, base, anchor);
+    }
+
+    fn drops_at(&mut self, thread: (&str, u32), d: &Drops, ns: i128, base: u64, anchor: &Anchor) {
+        self.line.clear();
+        self.ts.push(&mut self.line, ns);
+        let ts_len = self.line.len();
+        self.line.push_str(" DROPS ");
+        line::push_thread(&mut self.line, thread.0, thread.1);
+        let _ = write!(self.line, " dropped {} records between ", d.count);
+        self.ts.push(&mut self.line, anchor.to_unix_ns(unwrap_ticks(d.first_ticks, base)));
+        self.line.push_str(" and ");
+        self.ts.push(&mut self.line, anchor.to_unix_ns(unwrap_ticks(d.last_ticks, base)));
+        for o in &mut self.outs {
+            o.push_line(&self.line, None, ts_len);
+        }
+    }
+
+    /// Hands every partly filled chunk to its writer (end of a consumer pass).
+    pub fn end_pass(&mut self) {
+        for o in &mut self.outs {
+            o.submit();
+        }
+    }
+
+    /// Ends the pass and makes everything handed over what `flush()` waits for.
+    pub fn mark_flush(&mut self) {
+        self.end_pass();
+        for o in &self.outs {
+            o.writer.mark_flush();
+        }
+    }
+
+    /// Hands over what is left and stops the writers, waiting until `deadline` at most.
+    pub fn close(&mut self, deadline: Instant) {
+        for o in &mut self.outs {
+            let buf = std::mem::take(&mut o.buf);
+            o.writer.close(buf, std::mem::take(&mut o.lines), deadline);
+        }
+    }
+}
+
+/// Appends `plain` (`<ts> <level:<5> <rest>`, or `<ts> DROPS <rest>` for `level: None`)
+/// colored as `tapelog cat --color` colors it: the timestamp dimmed, the padded level (or
+/// `DROPS`) in its color.
+fn push_colored(buf: &mut Vec<u8>, plain: &str, level: Option<crate::Level>, ts_len: usize) {
+    let (ts, rest) = plain.split_at(ts_len);
+    // Both the padded level and `DROPS` are five characters.
+    let (tag, rest) = rest[1..].split_at(5.min(rest.len().saturating_sub(1)));
+    let color = match level {
+        Some(l) => line::level_color(Some(l)),
+        None => line::DROPS_COLOR,
+    };
+    for piece in [line::DIM, ts, line::RESET, " ", color, tag, line::RESET, rest] {
+        buf.extend_from_slice(piece.as_bytes());
+    }
+}
+
+/// `split[pos..pos + len]` when it lies in one piece.
+fn contiguous<'a>(split: Split<'a>, pos: usize, len: usize) -> Option<&'a [u8]> {
+    let a = split.a.len();
+    if pos + len <= a {
+        Some(&split.a[pos..pos + len])
+    } else if pos >= a {
+        split.b.get(pos - a..pos - a + len)
+    } else {
+        None
+    }
+}
+
+fn decode_args<'a>(kinds: &[u8], mut args: &'a [u8], shapes: &Shapes, out: &mut Vec<Value<'a>>) -> Result<(), String> {
+    for &k in kinds {
+        let (v, n) = decode_arg_with(ArgKind(k), args, shapes).map_err(|e| e.to_string())?;
+        out.push(v);
+        args = &args[n..];
+    }
+    Ok(())
+}
+
+/// Reuses a vector's allocation for values of another lifetime.
+fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colored_lines_dim_the_time_and_color_the_level_or_drops_tag() {
+        let mut b = Vec::new();
+        let plain = "2026-11-21T12:00:00.000000000Z INFO  main m f.rs:1 hi";
+        push_colored(&mut b, plain, Some(crate::Level::Info), 30);
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "\x1b[2m2026-11-21T12:00:00.000000000Z\x1b[0m \x1b[32mINFO \x1b[0m main m f.rs:1 hi"
+        );
+        let mut b = Vec::new();
+        let plain = "2026-11-21T12:00:00.000000000Z DROPS main dropped 3 records";
+        push_colored(&mut b, plain, None, 30);
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "\x1b[2m2026-11-21T12:00:00.000000000Z\x1b[0m \x1b[1;33mDROPS\x1b[0m main dropped 3 records"
+        );
+    }
+}

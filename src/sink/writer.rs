@@ -1,0 +1,214 @@
+//! The writer thread of one text output, and the bounded queue that feeds it.
+//!
+//! The consumer formats lines into chunks of at most [`CHUNK_BYTES`] (plus one line) and
+//! hands each to the output's own thread through a bounded channel. When the channel is full
+//! (a slow terminal, a stalled pipe) the chunk is dropped and its lines are counted: the
+//! consumer, and through it the hot path and the binary segments, never wait for a text
+//! output, except at shutdown, which waits up to the configured timeout.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A chunk is handed over once it holds this many bytes (and at the end of every consumer
+/// pass).
+pub(crate) const CHUNK_BYTES: usize = 64 << 10;
+
+/// Where lines go.
+pub(crate) enum Dest {
+    Stderr,
+    Stdout,
+    File(std::fs::File),
+}
+
+impl Dest {
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        // The std handles are locked per chunk, not for the thread's life: the program's
+        // own prints (a panic message, say) must not wait behind us forever.
+        match self {
+            Dest::Stderr => std::io::stderr().lock().write_all(b),
+            Dest::Stdout => {
+                let mut o = std::io::stdout().lock();
+                o.write_all(b)?;
+                o.flush()
+            }
+            Dest::File(f) => f.write_all(b),
+        }
+    }
+}
+
+/// Counters of one output, shared with `stats()` and `flush()`.
+#[derive(Debug)]
+pub(crate) struct TextCounters {
+    pub name: String,
+    /// Lines and bytes written to the destination.
+    pub lines: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Lines given up: the queue was full, the destination failed, or shutdown timed out.
+    pub dropped: AtomicU64,
+    /// Failed writes.
+    pub errors: AtomicU64,
+    /// Lines of every chunk the writer finished, written or failed.
+    finished_lines: AtomicU64,
+    /// Sequence number of the last chunk the writer finished (written or failed).
+    done: Mutex<u64>,
+    done_cv: Condvar,
+    /// The chunk `flush()` waits for: the last one handed over by the flushing pass.
+    pub flush_target: AtomicU64,
+}
+
+impl TextCounters {
+    fn new(name: String) -> Self {
+        TextCounters {
+            name,
+            lines: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            finished_lines: AtomicU64::new(0),
+            done: Mutex::new(0),
+            done_cv: Condvar::new(),
+            flush_target: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until chunk `seq` is finished or `deadline` passes; true if finished.
+    pub fn wait_done(&self, seq: u64, deadline: Instant) -> bool {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        while *done < seq {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            done = self.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        true
+    }
+
+    fn finish(&self, seq: u64) {
+        *self.done.lock().unwrap_or_else(|p| p.into_inner()) = seq;
+        self.done_cv.notify_all();
+    }
+}
+
+struct Chunk {
+    seq: u64,
+    lines: u64,
+    bytes: Vec<u8>,
+}
+
+/// The consumer's end of one output.
+pub(crate) struct Writer {
+    pub counters: Arc<TextCounters>,
+    tx: Option<SyncSender<Chunk>>,
+    /// Emptied buffers coming back, so steady state allocates nothing.
+    spare: Receiver<Vec<u8>>,
+    thread: Option<JoinHandle<()>>,
+    /// Sequence number of the last chunk handed over.
+    sent: u64,
+    /// Lines in chunks handed over.
+    sent_lines: u64,
+}
+
+impl Writer {
+    /// Starts the writer thread of `dest`, with room for about `queue_bytes` of lines.
+    pub fn start(name: String, mut dest: Dest, queue_bytes: usize) -> std::io::Result<Writer> {
+        let counters = Arc::new(TextCounters::new(name));
+        let (tx, rx) = mpsc::sync_channel::<Chunk>((queue_bytes / CHUNK_BYTES).max(2));
+        let (spare_tx, spare) = mpsc::channel();
+        let c = counters.clone();
+        let thread = std::thread::Builder::new().name("tapelog-text".into()).spawn(move || {
+            for mut chunk in rx {
+                match dest.write_all(&chunk.bytes) {
+                    Ok(()) => {
+                        c.lines.fetch_add(chunk.lines, Ordering::Relaxed);
+                        c.bytes.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        c.errors.fetch_add(1, Ordering::Relaxed);
+                        c.dropped.fetch_add(chunk.lines, Ordering::Relaxed);
+                    }
+                }
+                c.finished_lines.fetch_add(chunk.lines, Ordering::Relaxed);
+                c.finish(chunk.seq);
+                chunk.bytes.clear();
+                let _ = spare_tx.send(chunk.bytes);
+            }
+        })?;
+        Ok(Writer { counters, tx: Some(tx), spare, thread: Some(thread), sent: 0, sent_lines: 0 })
+    }
+
+    /// An empty buffer for the next chunk.
+    pub fn buffer(&self) -> Vec<u8> {
+        self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + 1024))
+    }
+
+    /// Hands `bytes` (holding `lines` lines) to the writer without waiting; a full queue
+    /// drops them, counted. Returns the buffer to fill next.
+    pub fn submit(&mut self, bytes: Vec<u8>, lines: u64) -> Vec<u8> {
+        let Some(tx) = &self.tx else { return bytes };
+        let chunk = Chunk { seq: self.sent + 1, lines, bytes };
+        match tx.try_send(chunk) {
+            Ok(()) => {
+                self.sent += 1;
+                self.sent_lines += lines;
+                self.buffer()
+            }
+            Err(TrySendError::Full(mut c) | TrySendError::Disconnected(mut c)) => {
+                self.counters.dropped.fetch_add(lines, Ordering::Relaxed);
+                c.bytes.clear();
+                c.bytes
+            }
+        }
+    }
+
+    /// Marks everything handed over so far as what `flush()` waits for.
+    pub fn mark_flush(&self) {
+        // Relaxed: the consumer's Release on `flush_done`, which follows in program order,
+        // publishes it to the flusher.
+        self.counters.flush_target.store(self.sent, Ordering::Relaxed);
+    }
+
+    /// Hands over the last chunk, waiting for room until `deadline`, then closes the queue
+    /// and waits for the writer until `deadline`. Lines still unwritten then are counted as
+    /// dropped, and the thread is left to finish on its own.
+    pub fn close(&mut self, mut bytes: Vec<u8>, lines: u64, deadline: Instant) {
+        if let Some(tx) = self.tx.take() {
+            if lines > 0 {
+                let mut chunk = Chunk { seq: self.sent + 1, lines, bytes: std::mem::take(&mut bytes) };
+                loop {
+                    match tx.try_send(chunk) {
+                        Ok(()) => {
+                            self.sent += 1;
+                            self.sent_lines += lines;
+                            break;
+                        }
+                        Err(TrySendError::Full(c)) if Instant::now() < deadline => {
+                            chunk = c;
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        Err(_) => {
+                            self.counters.dropped.fetch_add(lines, Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+            }
+            drop(tx);
+        }
+        if self.counters.wait_done(self.sent, deadline) {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        } else {
+            // Stuck destination: count what it still holds, and let the thread go.
+            let c = &self.counters;
+            let queued_lines = self.sent_lines.saturating_sub(c.finished_lines.load(Ordering::Relaxed));
+            c.dropped.fetch_add(queued_lines, Ordering::Relaxed);
+            self.thread = None;
+        }
+    }
+}
