@@ -185,9 +185,10 @@ fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize) -> io::Result<B
 fn populate(addr: usize, len: usize) {
     #[cfg(target_os = "linux")]
     {
-        const MADV_POPULATE_WRITE: libc::c_int = 23; // Linux 5.14+; older kernels say EINVAL
-                                                     // SAFETY: madvise only gives advice about the range; on an unmapped or replaced range
-                                                     // it fails or populates whatever is mapped there, never touching memory contents.
+        // Linux 5.14+; older kernels say EINVAL, and the pages fault in on first write.
+        const MADV_POPULATE_WRITE: libc::c_int = 23;
+        // SAFETY: madvise only gives advice about the range; on an unmapped or replaced range
+        // it fails or populates whatever is mapped there, never touching memory contents.
         unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
     }
     #[cfg(not(target_os = "linux"))]
