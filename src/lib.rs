@@ -50,7 +50,7 @@ pub use level::{Level, ParseLevelError};
 pub use panic_hook::install_panic_hook;
 pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
-pub use sink::TextOutput;
+pub use sink::{Facility, Syslog, TextOutput, Transport};
 pub use stats::{stats, SampledSite, Stats, TextStats, ThreadStats, Totals};
 
 /// Returns once every record logged before the call (on any thread, in happens-before

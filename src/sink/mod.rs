@@ -3,8 +3,11 @@
 //!
 //! - [`text`]: the console and plain text files, formatted on the consumer thread and
 //!   written by a thread per output behind a bounded queue.
+//! - [`syslog`]: RFC 5424 over UDP or TCP, one more kind of text output.
 
+pub mod syslog;
 pub mod text;
 pub(crate) mod writer;
 
+pub use syslog::{Facility, Syslog, Transport};
 pub use text::TextOutput;

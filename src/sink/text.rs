@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::syslog::{self, Header, Link, Syslog, Transport};
 use super::writer::{Dest, TextCounters, Writer, CHUNK_BYTES};
 use crate::frontend::callsite::Callsite;
 use crate::serde_arg::{Shape, Shapes};
@@ -50,6 +51,10 @@ pub enum TextOutput {
     /// A plain text file, appended to (created, with its directory, if missing); never
     /// colored.
     File(PathBuf),
+    /// RFC 5424 messages to a syslog collector, over UDP or TCP (see [`Syslog`]). A
+    /// collector that is down never fails `start()`: its messages are counted as dropped
+    /// until it is back.
+    Syslog(Syslog),
 }
 
 impl TextOutput {
@@ -59,6 +64,9 @@ impl TextOutput {
             TextOutput::Stderr => "stderr".into(),
             TextOutput::Stdout => "stdout".into(),
             TextOutput::File(p) => p.display().to_string(),
+            TextOutput::Syslog(s) => {
+                format!("syslog+{}://{}", if s.transport() == Transport::Tcp { "tcp" } else { "udp" }, s.addr())
+            }
         }
     }
 }
@@ -73,6 +81,8 @@ struct SiteText {
 struct Out {
     writer: Writer,
     color: bool,
+    /// Set for syslog outputs, which get RFC 5424 messages instead of lines.
+    syslog: Option<Header>,
     buf: Vec<u8>,
     lines: u64,
 }
@@ -85,6 +95,10 @@ impl Out {
             self.buf.extend_from_slice(plain.as_bytes());
         }
         self.buf.push(b'\n');
+        self.ended_one();
+    }
+
+    fn ended_one(&mut self) {
         self.lines += 1;
         if self.buf.len() >= CHUNK_BYTES {
             self.submit();
@@ -112,6 +126,10 @@ pub(crate) struct TextSinks {
     vals: Vec<Value<'static>>,
     /// A record that wraps around the end of the ring, made contiguous.
     copy: Vec<u8>,
+    /// With syslog outputs: the record's structured data, `[tapelog@32473 ...]`.
+    sd: Option<String>,
+    /// Scratch for one structured-data value.
+    tmp: String,
 }
 
 impl std::fmt::Debug for TextSinks {
@@ -130,6 +148,7 @@ impl TextSinks {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let mut outs = Vec::new();
         for o in outputs {
+            let mut header = None;
             let (dest, color) = match o {
                 TextOutput::Stderr => (Dest::Stderr, !no_color && std::io::stderr().is_terminal()),
                 TextOutput::Stdout => (Dest::Stdout, !no_color && std::io::stdout().is_terminal()),
@@ -141,11 +160,16 @@ impl TextSinks {
                         .map_err(|e| (p.clone(), e))?;
                     (Dest::File(f), false)
                 }
+                TextOutput::Syslog(cfg) => {
+                    header = Some(Header::new(cfg));
+                    (Dest::Syslog(Link::new(cfg)), false)
+                }
             };
             let writer = Writer::start(o.name(), dest, queue_bytes).map_err(|e| (PathBuf::from(o.name()), e))?;
             let buf = writer.buffer();
-            outs.push(Out { writer, color, buf, lines: 0 });
+            outs.push(Out { writer, color, syslog: header, buf, lines: 0 });
         }
+        let any_syslog = outs.iter().any(|o| o.syslog.is_some());
         Ok(Some(TextSinks {
             outs,
             sites: Vec::new(),
@@ -155,6 +179,8 @@ impl TextSinks {
             line: String::with_capacity(256),
             vals: Vec::new(),
             copy: Vec::new(),
+            sd: any_syslog.then(String::new),
+            tmp: String::new(),
         }))
     }
 
@@ -246,15 +272,40 @@ impl TextSinks {
         self.line.push(' ');
         line::push_thread(&mut self.line, thread.0, thread.1);
         let _ = write!(self.line, " {} {}:{} ", cs.module, cs.file, cs.line);
-        self.message(id, &kinds, args);
+        let msg_start = self.line.len();
+        if let Some(sd) = &mut self.sd {
+            let tmp = &mut self.tmp;
+            sd.clear();
+            sd.push_str("[tapelog@32473");
+            tmp.clear();
+            line::push_thread(tmp, thread.0, thread.1);
+            syslog::push_param(sd, "thread", tmp);
+            syslog::push_param(sd, "target", cs.module);
+            syslog::push_param(sd, "file", cs.file);
+            tmp.clear();
+            let _ = write!(tmp, "{}", cs.line);
+            syslog::push_param(sd, "line", tmp);
+        }
+        let msg_end = self.message(id, &kinds, args);
+        if let Some(sd) = &mut self.sd {
+            sd.push(']');
+        }
         for o in &mut self.outs {
-            o.push_line(&self.line, Some(cs.level), ts_len);
+            match &o.syslog {
+                None => o.push_line(&self.line, Some(cs.level), ts_len),
+                Some(h) => {
+                    let sd = self.sd.as_deref().unwrap_or("-");
+                    h.push(&mut o.buf, Some(cs.level), &self.line[..ts_len], "-", sd, &self.line[msg_start..msg_end]);
+                    o.ended_one();
+                }
+            }
         }
         (1, 0)
     }
 
-    /// Appends the message and the fields of a record of call site `id`.
-    fn message(&mut self, id: u32, kinds: &[u8], args: &[u8]) {
+    /// Appends the message and the fields of a record of call site `id` to the line (and the
+    /// fields to the structured data, with syslog outputs); returns where the message ends.
+    fn message(&mut self, id: u32, kinds: &[u8], args: &[u8]) -> usize {
         let mut vals = recycle(std::mem::take(&mut self.vals));
         let mut res = decode_args(kinds, args, &self.shapes, &mut vals);
         if res.is_err() && kinds.iter().any(|&k| ArgKind(k).base() == ArgKind::SERDE) {
@@ -263,21 +314,43 @@ impl TextSinks {
             vals.clear();
             res = decode_args(kinds, args, &self.shapes, &mut vals);
         }
-        let Some(Some(site)) = self.sites.get(id as usize) else { return };
+        let Some(Some(site)) = self.sites.get(id as usize) else { return self.line.len() };
         let start = self.line.len();
         let rendered = match (&site.template, &res) {
             (Ok(t), Ok(())) => t.render(&vals, &mut self.line).map_err(|e| e.to_string()),
             (Err(e), _) => Err(e.clone()),
             (_, Err(e)) => Err(e.clone()),
         };
-        if let Err(e) = rendered {
+        let end = if let Err(e) = rendered {
             self.line.truncate(start);
             let _ = write!(self.line, "<undecodable: {e}> format={:?} args={:?}", site.cs.format, vals);
-        } else if !site.cs.fields.is_empty() {
-            let first = kinds.len().saturating_sub(site.cs.fields.len());
-            line::push_fields(&mut self.line, site.cs.fields, vals.iter().skip(first));
-        }
+            self.line.len()
+        } else {
+            let end = self.line.len();
+            if !site.cs.fields.is_empty() {
+                let first = kinds.len().saturating_sub(site.cs.fields.len());
+                line::push_fields(&mut self.line, site.cs.fields, vals.iter().skip(first));
+                if let Some(sd) = &mut self.sd {
+                    // Parameter values are strings as they are, other values as the line
+                    // shows them.
+                    let v = &mut self.tmp;
+                    for (name, val) in site.cs.fields.iter().zip(vals.iter().skip(first)) {
+                        v.clear();
+                        let raw = match val {
+                            Value::Str(s) => s,
+                            _ => {
+                                line::push_field_value(val, v);
+                                v.as_str()
+                            }
+                        };
+                        syslog::push_param(sd, name, raw);
+                    }
+                }
+            }
+            end
+        };
         self.vals = recycle(vals);
+        end
     }
 
     fn refresh_shapes(&mut self) {
@@ -309,7 +382,15 @@ impl TextSinks {
         self.line.push_str(" and ");
         self.ts.push(&mut self.line, anchor.to_unix_ns(unwrap_ticks(d.last_ticks, base)));
         for o in &mut self.outs {
-            o.push_line(&self.line, None, ts_len);
+            match &o.syslog {
+                None => o.push_line(&self.line, None, ts_len),
+                Some(h) => {
+                    // `<thread> dropped N records between <t1> and <t2>`
+                    let msg = &self.line[ts_len + " DROPS ".len()..];
+                    h.push(&mut o.buf, None, &self.line[..ts_len], "DROPS", "-", msg);
+                    o.ended_one();
+                }
+            }
         }
     }
 

@@ -22,20 +22,28 @@ pub(crate) enum Dest {
     Stderr,
     Stdout,
     File(std::fs::File),
+    /// Framed syslog messages to a collector.
+    Syslog(super::syslog::Link),
 }
 
 impl Dest {
-    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+    /// Writes a chunk of `lines` lines (or framed messages); returns how many were lost.
+    fn write_chunk(&mut self, b: &[u8], lines: u64) -> u64 {
         // The std handles are locked per chunk, not for the thread's life: the program's
         // own prints (a panic message, say) must not wait behind us forever.
-        match self {
+        let r = match self {
             Dest::Stderr => std::io::stderr().lock().write_all(b),
             Dest::Stdout => {
                 let mut o = std::io::stdout().lock();
-                o.write_all(b)?;
-                o.flush()
+                o.write_all(b).and_then(|()| o.flush())
             }
             Dest::File(f) => f.write_all(b),
+            Dest::Syslog(link) => return link.send(b, lines),
+        };
+        if r.is_ok() {
+            0
+        } else {
+            lines
         }
     }
 }
@@ -44,12 +52,13 @@ impl Dest {
 #[derive(Debug)]
 pub(crate) struct TextCounters {
     pub name: String,
-    /// Lines and bytes written to the destination.
+    /// Lines (or messages) and bytes written to the destination (bytes of whole chunks
+    /// only).
     pub lines: AtomicU64,
     pub bytes: AtomicU64,
     /// Lines given up: the queue was full, the destination failed, or shutdown timed out.
     pub dropped: AtomicU64,
-    /// Failed writes.
+    /// Chunks that lost lines: failed writes, sends, or connection attempts.
     pub errors: AtomicU64,
     /// Lines of every chunk the writer finished, written or failed.
     finished_lines: AtomicU64,
@@ -122,16 +131,14 @@ impl Writer {
         let c = counters.clone();
         let thread = std::thread::Builder::new().name("tapelog-text".into()).spawn(move || {
             for mut chunk in rx {
-                match dest.write_all(&chunk.bytes) {
-                    Ok(()) => {
-                        c.lines.fetch_add(chunk.lines, Ordering::Relaxed);
-                        c.bytes.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        c.errors.fetch_add(1, Ordering::Relaxed);
-                        c.dropped.fetch_add(chunk.lines, Ordering::Relaxed);
-                    }
+                let lost = dest.write_chunk(&chunk.bytes, chunk.lines);
+                if lost == 0 {
+                    c.bytes.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+                } else {
+                    c.errors.fetch_add(1, Ordering::Relaxed);
+                    c.dropped.fetch_add(lost, Ordering::Relaxed);
                 }
+                c.lines.fetch_add(chunk.lines - lost, Ordering::Relaxed);
                 c.finished_lines.fetch_add(chunk.lines, Ordering::Relaxed);
                 c.finish(chunk.seq);
                 chunk.bytes.clear();
