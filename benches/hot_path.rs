@@ -31,6 +31,7 @@ fn hot_path(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("tapelog-bench-hot-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let guard = tapelog::Builder::new()
+        .no_capacity_warning() // count exactly the records logged here
         .dir(&dir)
         .segment_size(1 << 30)
         .overflow(tapelog::Overflow::Block)
@@ -175,6 +176,7 @@ fn decoder(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
     let n = 1_000_000u64;
     let guard = tapelog::Builder::new()
+        .no_capacity_warning() // count exactly the records logged here
         .dir(&dir)
         .segment_size(256 << 20)
         .overflow(tapelog::Overflow::Block)

@@ -64,6 +64,17 @@ pub(crate) struct Config {
     pub segments: bool,
     /// Bytes of formatted lines each text output may hold in its queue.
     pub text_queue_bytes: usize,
+    pub capacity_warning: Option<CapacityWarning>,
+}
+
+/// When the consumer warns that a thread's ring is filling up: a WARN record of the
+/// consumer's own stream (thread `tapelog`) naming the thread, the fill level and the
+/// high-water mark, at most once per `interval` per thread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CapacityWarning {
+    /// Share of the ring's capacity, in (0, 1].
+    pub fill: f64,
+    pub interval: std::time::Duration,
 }
 
 /// Configures and starts the logger.
@@ -124,6 +135,7 @@ impl Builder {
                 text: Vec::new(),
                 segments: true,
                 text_queue_bytes: 4 << 20,
+                capacity_warning: Some(CapacityWarning { fill: 0.8, interval: std::time::Duration::from_secs(1) }),
             },
         }
     }
@@ -239,6 +251,22 @@ impl Builder {
         self
     }
 
+    /// Warn when a thread's ring holds at least `fill` (a share of its capacity, in (0, 1])
+    /// when the consumer looks at it: the consumer writes a WARN record (thread `tapelog`:
+    /// "ring of thread T (id N) is P% full: D of C bytes, high-water H bytes") at most once
+    /// per `interval` per thread. The default is 80% and one second: a ring that keeps
+    /// filling is how an overloaded consumer or a burst shows before records are dropped.
+    pub fn capacity_warning(mut self, fill: f64, interval: std::time::Duration) -> Self {
+        self.cfg.capacity_warning = Some(CapacityWarning { fill, interval });
+        self
+    }
+
+    /// No capacity warnings.
+    pub fn no_capacity_warning(mut self) -> Self {
+        self.cfg.capacity_warning = None;
+        self
+    }
+
     /// Adds a key/value pair to every segment header (service name, version, host, …).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.cfg.metadata.push((key.into(), value.into()));
@@ -275,6 +303,11 @@ impl Builder {
         };
         if !cfg.segments && cfg.text.is_empty() {
             return Err(StartError::Config("segments(false) needs at least one text_output".into()));
+        }
+        if let Some(w) = cfg.capacity_warning {
+            if !(w.fill > 0.0 && w.fill <= 1.0) {
+                return Err(StartError::Config(format!("capacity_warning fill {} is outside (0, 1]", w.fill)));
+            }
         }
         if cfg.max_files == Some(0) {
             return Err(StartError::Config("max_files must be at least 1".into()));

@@ -199,3 +199,106 @@ pub fn stats() -> Stats {
     out.last_error = sh.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
     out
 }
+
+/// How the logger is doing, for a service's own health endpoint. See [`health()`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HealthStatus {
+    /// Running, nothing lost since the last look.
+    Ok,
+    /// Running, but records or lines were lost since the last look, an I/O error happened,
+    /// or a ring is past the capacity-warning level now.
+    Degraded,
+    /// No logger runs, or its consumer thread is gone.
+    Down,
+}
+
+/// A summary of [`stats()`] for a health endpoint.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Health {
+    /// The verdict.
+    pub status: HealthStatus,
+    /// Records dropped since the previous `health()` call.
+    pub dropped_since_last: u64,
+    /// Text-output lines dropped since the previous `health()` call.
+    pub text_dropped_since_last: u64,
+    /// I/O errors since the previous `health()` call.
+    pub io_errors_since_last: u64,
+    /// The fullest ring right now, as a share of its capacity (0 to 1).
+    pub fullest_ring: f64,
+    /// Totals since start (or, after shutdown, of the last logger).
+    pub total: Totals,
+    /// The last error message, if any.
+    pub last_error: Option<String>,
+}
+
+impl Health {
+    /// The summary as one JSON object, e.g. for `GET /health`.
+    ///
+    /// ```
+    /// let h = tapelog::health();
+    /// let v: serde_json::Value = serde_json::from_str(&h.to_json()).unwrap();
+    /// assert_eq!(v["status"], "down"); // no logger runs in this example
+    /// ```
+    pub fn to_json(&self) -> String {
+        let status = match self.status {
+            HealthStatus::Ok => "ok",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Down => "down",
+        };
+        serde_json::json!({
+            "status": status,
+            "dropped_since_last": self.dropped_since_last,
+            "text_dropped_since_last": self.text_dropped_since_last,
+            "io_errors_since_last": self.io_errors_since_last,
+            "fullest_ring": self.fullest_ring,
+            "logged": self.total.logged,
+            "written": self.total.written,
+            "dropped": self.total.dropped,
+            "io_errors": self.total.io_errors,
+            "last_error": self.last_error,
+        })
+        .to_string()
+    }
+}
+
+/// The health summary: [`HealthStatus::Down`] without a running logger or consumer,
+/// [`HealthStatus::Degraded`] when anything was lost since the previous call (records, text
+/// lines, I/O errors) or a ring is past the capacity-warning level, else
+/// [`HealthStatus::Ok`]. Meant for one poller (a health endpoint): each call resets the
+/// "since last" counters.
+pub fn health() -> Health {
+    use std::sync::atomic::AtomicU64;
+    static SEEN: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    let st = stats();
+    let text_dropped: u64 = st.text.iter().map(|t| t.dropped).sum();
+    let now = [st.total.dropped, text_dropped, st.total.io_errors];
+    // Relaxed: these are statistics; a racing second poller at worst sees a delta twice.
+    let delta: Vec<u64> = SEEN.iter().zip(now).map(|(s, n)| n.saturating_sub(s.swap(n, Ordering::Relaxed))).collect();
+    let fullest = st
+        .threads
+        .iter()
+        .filter(|t| !t.exited && t.capacity > 0)
+        .map(|t| t.depth as f64 / t.capacity as f64)
+        .fold(0.0, f64::max);
+    let sh = current();
+    let alive = sh.as_ref().is_some_and(|s| s.consumer_alive.load(Ordering::Acquire));
+    let warn_at = sh.as_ref().and_then(|s| s.config.capacity_warning).map_or(0.8, |w| w.fill);
+    let status = if !st.running || !alive {
+        HealthStatus::Down
+    } else if delta.iter().any(|&d| d > 0) || fullest >= warn_at {
+        HealthStatus::Degraded
+    } else {
+        HealthStatus::Ok
+    };
+    Health {
+        status,
+        dropped_since_last: delta[0],
+        text_dropped_since_last: delta[1],
+        io_errors_since_last: delta[2],
+        fullest_ring: fullest,
+        total: st.total,
+        last_error: st.last_error,
+    }
+}

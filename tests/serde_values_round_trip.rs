@@ -232,6 +232,7 @@ fn every_segment_carries_the_shapes_its_records_use() {
     let _s = serial();
     let dir = TempDir::new("serde-rotation");
     let guard = tapelog::Builder::new()
+        .no_capacity_warning()
         .dir(dir.path())
         .ring_capacity(16 << 10)
         .segment_size(256 << 10)

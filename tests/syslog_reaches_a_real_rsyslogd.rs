@@ -109,6 +109,7 @@ fn records_arrive_intact_over_tcp_and_udp() {
     let rs = start_rsyslogd(&bin, dir.path(), tcp, udp);
 
     let guard = Builder::new()
+        .no_capacity_warning()
         .segments(false)
         .overflow(Overflow::Block)
         .text_output(TextOutput::Syslog(
@@ -118,16 +119,21 @@ fn records_arrive_intact_over_tcp_and_udp() {
         .start()
         .expect("start");
     let n = 200u32;
-    std::thread::Builder::new()
+    // The source lines of the two calls, as the records will name them.
+    let (info_line, error_line) = std::thread::Builder::new()
         .name("gateway".into())
         .spawn(move || {
+            let mut lines = (0, 0);
             for i in 0..n {
                 if i % 2 == 0 {
+                    lines.0 = line!() + 1;
                     tapelog::info!(order_id = u64::from(i), side = "b\"u]y", px = 101.25f64; "filled {} \"lots\"", i);
                 } else {
+                    lines.1 = line!() + 1;
                     tapelog::error!("rejected {} of {}", i, n);
                 }
             }
+            lines
         })
         .unwrap()
         .join()
@@ -148,7 +154,7 @@ fn records_arrive_intact_over_tcp_and_udp() {
         let got: Vec<&String> = lines.iter().filter(|l| l.starts_with(input)).collect();
         assert_eq!(got.len(), n as usize, "{input}: {lines:?}");
         for i in 0..n {
-            let want_line = if i % 2 == 0 { 124 } else { 126 };
+            let want_line = if i % 2 == 0 { info_line } else { error_line };
             let line = got.iter().find(|l| {
                 l.ends_with(&format!("|filled {i} \"lots\"")) || l.ends_with(&format!("|rejected {i} of {n}"))
             });
@@ -174,6 +180,7 @@ fn a_collector_that_is_down_costs_counted_messages_and_nothing_else() {
     // Nobody listens on this port.
     let port = free_port();
     let guard = Builder::new()
+        .no_capacity_warning()
         .dir(dir.path())
         .overflow(Overflow::Block)
         .text_output(TextOutput::Syslog(Syslog::tcp(format!("127.0.0.1:{port}"))))

@@ -51,6 +51,7 @@ fn file_output_next_to_segments_equals_tapelog_cat() {
     let seg_dir = dir.path().join("segments");
     let log = dir.path().join("app.log");
     let guard = Builder::new()
+        .no_capacity_warning()
         .dir(&seg_dir)
         .overflow(Overflow::Block)
         .text_output(TextOutput::File(log.clone()))
@@ -81,6 +82,7 @@ fn text_output_alone_writes_no_segments_and_counts_every_record() {
     let seg_dir = dir.path().join("never-created");
     let log = dir.path().join("only.log");
     let guard = Builder::new()
+        .no_capacity_warning()
         .dir(&seg_dir)
         .segments(false)
         .overflow(Overflow::Block)
@@ -125,7 +127,7 @@ fn child_console_process() {
     let Ok(mode) = std::env::var("TAPELOG_TEXT_CHILD") else { return };
     let dir = std::env::var("TAPELOG_TEXT_DIR").unwrap();
     let out = if mode.starts_with("stderr") { TextOutput::Stderr } else { TextOutput::Stdout };
-    let b = Builder::new().dir(&dir).overflow(Overflow::Block).text_output(out);
+    let b = Builder::new().no_capacity_warning().dir(&dir).overflow(Overflow::Block).text_output(out);
     if mode.ends_with("mix") {
         let guard = b.segments(false).start().unwrap();
         std::thread::Builder::new().name("oms".into()).spawn(log_a_mix).unwrap().join().unwrap();
@@ -172,7 +174,7 @@ fn console_output_prints_the_same_lines_on_stdout_and_stderr() {
     let dir = TempDir::new("text-console");
     // What `tapelog cat` prints for the same calls, from a file-and-segments run here.
     let seg_dir = dir.path().join("segments");
-    let guard = Builder::new().dir(&seg_dir).overflow(Overflow::Block).start().unwrap();
+    let guard = Builder::new().no_capacity_warning().dir(&seg_dir).overflow(Overflow::Block).start().unwrap();
     std::thread::Builder::new().name("oms".into()).spawn(log_a_mix).unwrap().join().unwrap();
     drop(guard);
     let expected = cat_text(&seg_dir);

@@ -12,6 +12,7 @@ fn segment() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tapelog-bench-decode-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let guard = tapelog::Builder::new()
+        .no_capacity_warning() // count exactly the records logged here
         .dir(&dir)
         .segment_size(256 << 20)
         .ring_capacity(1 << 20)

@@ -11,6 +11,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 fn logger(dir: &std::path::Path) -> tapelog::Guard {
     tapelog::Builder::new()
+        .no_capacity_warning()
         .dir(dir)
         .segment_size(72 << 10)
         .ring_capacity(4 << 10)

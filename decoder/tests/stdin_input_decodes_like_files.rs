@@ -41,6 +41,7 @@ fn concatenated_segments_including_a_live_copy_all_decode() {
     let _s = serial();
     let dir = TempDir::new("stdin-concat");
     let guard = tapelog::Builder::new()
+        .no_capacity_warning()
         .dir(dir.path())
         .segment_size(72 << 10)
         .ring_capacity(4 << 10)

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use crate::clock::{self, Calibrator};
 use crate::config::{Durability, Idle, StartError};
-use crate::frontend::callsite::{registered_since, Registered};
+use crate::frontend::args::ArgList;
+use crate::frontend::callsite::{register, registered_since, Callsite, Registered, DISABLED};
 use crate::shared::{Shared, ThreadShared};
 use crate::sink::text::TextSinks;
 use crate::wire::record::{
@@ -143,6 +144,8 @@ struct SlotInfo {
     high_water: u64,
     /// Ticks of the last drain.
     last_drain: u64,
+    /// Ticks of the last capacity warning (0 = none yet).
+    warned_at: u64,
 }
 
 /// A ring holding at least this much is drained at once; less waits up to the batch delay
@@ -165,8 +168,10 @@ struct Consumer {
     retry_at: u64,
     /// How long a small batch may wait, in ticks.
     batch_ticks: u64,
-    /// The stream that "received signal" records go to.
-    signal_slot: Option<SlotInfo>,
+    /// The consumer's own stream: "received signal" records and capacity warnings.
+    own_slot: Option<SlotInfo>,
+    /// Least ticks between two capacity warnings of one ring.
+    warn_ticks: u64,
     /// The text outputs, if any.
     text: Option<TextSinks>,
     /// Whether binary segments are written (`Builder::segments`).
@@ -178,6 +183,7 @@ struct Consumer {
 impl Consumer {
     fn new(shared: Arc<Shared>, seg: SegmentWriter, text: Option<TextSinks>, rate: f64) -> Self {
         let batch_ticks = (rate * shared.config.batch_delay.as_secs_f64()) as u64;
+        let warn_ticks = shared.config.capacity_warning.map_or(0, |w| (rate * w.interval.as_secs_f64()) as u64);
         let segments = shared.config.segments;
         let mut cal = Calibrator::new(rate);
         let anchor = cal.anchor();
@@ -192,7 +198,8 @@ impl Consumer {
             scratch: Vec::with_capacity(4096),
             retry_at: 0,
             batch_ticks,
-            signal_slot: None,
+            own_slot: None,
+            warn_ticks,
             text,
             segments,
             anchor,
@@ -294,6 +301,7 @@ impl Consumer {
                     lost: 0,
                     high_water: 0,
                     last_drain: 0,
+                    warned_at: 0,
                 },
             });
         }
@@ -333,6 +341,10 @@ impl Consumer {
             if n == 0 {
                 return 0;
             }
+            if self.shared.config.capacity_warning.is_some() {
+                self.maybe_warn_capacity(i, n, now);
+            }
+            let s = &mut self.slots[i].info;
             let small = n < BATCH_BYTES && n < s.shared.capacity / 8;
             if !force && small && now.wrapping_sub(s.last_drain) < self.batch_ticks {
                 return 0;
@@ -697,27 +709,34 @@ impl Consumer {
         }
     }
 
-    /// Writes "received signal N (NAME)" as an ERROR record of a stream of the consumer's own
+    /// Writes "received signal N (NAME)" as an ERROR record of the consumer's own stream
     /// (the interrupted thread's ring may be half-written, so it is never touched).
     fn record_signal(&mut self, sig: i32) {
-        use crate::frontend::args::ArgList;
-        use crate::frontend::callsite::{register, Callsite, DISABLED};
         static SIGNAL_SITE: Callsite =
             Callsite::new(crate::Level::Error, "received signal {} ({})", module_path!(), file!(), line!());
         let name = crate::signals::signal_name(sig);
-        let args = (&sig, &name);
-        let id = register(&SIGNAL_SITE, <(&i32, &&str) as ArgList>::kinds) & !DISABLED;
+        self.write_own(&SIGNAL_SITE, (&sig, &name));
+        if let Some(t) = &mut self.text {
+            // The process may be about to die: hand the line over now.
+            t.mark_flush();
+        }
+    }
+
+    /// Writes a record of the consumer's own stream (thread `tapelog`), through the same
+    /// paths as the rings' records: segments, text outputs, dictionary on first use.
+    fn write_own<A: ArgList>(&mut self, cs: &'static Callsite, args: A) {
+        let id = register(cs, A::kinds) & !DISABLED;
         let ticks = clock::ticks();
         let mut rec = vec![0u8; RECORD_HEADER_LEN + args.encoded_len()];
         rec[0..4].copy_from_slice(&id.to_le_bytes());
         rec[4..10].copy_from_slice(&ticks.to_le_bytes()[..6]);
         // SAFETY: `rec` has exactly encoded_len() bytes after the header.
         unsafe { args.encode(rec.as_mut_ptr().add(RECORD_HEADER_LEN)) };
-        let mut slot = self.signal_slot.take().unwrap_or_else(|| SlotInfo {
+        let mut slot = self.own_slot.take().unwrap_or_else(|| SlotInfo {
             shared: Arc::new(ThreadShared::new(
                 crate::frontend::next_thread_id(),
                 crate::signals::CONSUMER_TID.load(Ordering::Relaxed),
-                "tapelog-signal".into(),
+                "tapelog".into(),
                 0,
             )),
             in_segment: 0,
@@ -726,6 +745,7 @@ impl Consumer {
             lost: 0,
             high_water: 0,
             last_drain: 0,
+            warned_at: 0,
         });
         let split = Split { a: &rec, b: &[] };
         if !self.segments {
@@ -736,12 +756,34 @@ impl Consumer {
                 self.write_batches(&mut slot, split, 0, ticks);
             }
         }
-        if let Some(t) = &mut self.text {
-            // The process may be about to die: hand the line over now.
-            t.mark_flush();
-        }
         self.seg.publish();
-        self.signal_slot = Some(slot);
+        self.own_slot = Some(slot);
+    }
+
+    /// Writes a capacity warning for a ring holding `depth` bytes, unless one was written for
+    /// it within the configured interval.
+    fn maybe_warn_capacity(&mut self, i: usize, depth: usize, now: u64) {
+        let Some(w) = self.shared.config.capacity_warning else { return };
+        let info = &mut self.slots[i].info;
+        let cap = info.shared.capacity.max(1);
+        if (depth as f64) < w.fill * cap as f64 {
+            return;
+        }
+        if info.warned_at != 0 && now.wrapping_sub(info.warned_at) < self.warn_ticks {
+            return;
+        }
+        info.warned_at = now.max(1);
+        static CAPACITY_SITE: Callsite = Callsite::new(
+            crate::Level::Warn,
+            "ring of thread {} (id {}) is {}% full: {} of {} bytes, high-water {} bytes",
+            module_path!(),
+            file!(),
+            line!(),
+        );
+        let (name, id) = (info.shared.name.clone(), info.shared.id);
+        let (pct, hw) = ((depth * 100 / cap) as u32, info.high_water);
+        let name = if name.is_empty() { format!("thread-{id}") } else { name };
+        self.write_own(&CAPACITY_SITE, (&name.as_str(), &id, &pct, &(depth as u64), &(cap as u64), &hw));
     }
 
     fn shutdown(&mut self) {

@@ -16,6 +16,7 @@ impl Peer for Tapelog {
 
     fn start(dir: &Path, _: usize) -> Result<Self> {
         let guard = tapelog::Builder::new()
+            .no_capacity_warning() // count exactly the records logged here
             .dir(dir)
             .segment_size(256 << 20)
             .ring_capacity(1 << 20)
