@@ -508,42 +508,54 @@ std_core! {
     std_upper_exp: UpperExp "E";
 }
 
-/// "00" "01" … "99": two digits per division, as std and `itoa` do. A `str`, so
-/// digits are pushed without a UTF-8 check.
-const DIGIT_PAIRS: &str = "\
+/// "00" "01" … "99": two digits per division, as std and `itoa` do.
+const DIGIT_PAIRS: &[u8; 200] = b"\
     0001020304050607080910111213141516171819202122232425262728293031323334353637383940\
     4142434445464748495051525354555657585960616263646566676869707172737475767778798081\
     828384858687888990919293949596979899";
 
-/// Writes `n` in decimal, left-padded with zeros to at least `min_len` digits.
-fn push_digits(out: &mut String, mut n: u64, min_len: usize) {
-    // Pairs of digits, least significant first; u64 has at most 20 digits.
-    let mut pairs = [0u8; 10];
-    let mut count = 0;
+/// Writes `n` in decimal at the end of `buf`, which holds `b'0'` everywhere, so the
+/// digits come out left-padded with zeros to at least `min_len`. Returns where they start.
+#[inline]
+fn digits_at_end<const N: usize>(buf: &mut [u8; N], mut n: u64, min_len: usize) -> usize {
+    let mut at = N;
     while n >= 100 {
-        pairs[count] = (n % 100) as u8;
+        let i = 2 * (n % 100) as usize;
         n /= 100;
-        count += 1;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
     }
-    let top = n as usize;
-    let len = 2 * count + if top >= 10 { 2 } else { 1 };
-    for _ in len..min_len {
-        out.push('0');
-    }
-    if top >= 10 {
-        out.push_str(&DIGIT_PAIRS[2 * top..2 * top + 2]);
+    if n >= 10 {
+        let i = 2 * n as usize;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
     } else {
-        out.push_str(&DIGIT_PAIRS[2 * top + 1..2 * top + 2]);
+        at -= 1;
+        buf[at] = b'0' + n as u8;
     }
-    for &pair in pairs[..count].iter().rev() {
-        let i = 2 * usize::from(pair);
-        out.push_str(&DIGIT_PAIRS[i..i + 2]);
-    }
+    at.min(N - min_len)
 }
 
-/// `{}` of an unsigned integer, without the `fmt` machinery.
+/// Appends `s` to `out` in one copy, without a UTF-8 check.
+///
+/// # Safety
+///
+/// `s` must be ASCII.
+#[inline]
+unsafe fn push_ascii(out: &mut String, s: &[u8]) {
+    debug_assert!(s.is_ascii());
+    // SAFETY: ASCII is valid UTF-8 (the caller's promise), so `out` stays a valid `String`.
+    unsafe { out.as_mut_vec() }.extend_from_slice(s);
+}
+
+/// `{}` of an unsigned integer, without the `fmt` machinery: the digits are built on the
+/// stack and appended at once.
+#[inline]
 fn push_u64(out: &mut String, n: u64) {
-    push_digits(out, n, 1);
+    let mut buf = [b'0'; 20];
+    let start = digits_at_end(&mut buf, n, 1);
+    // SAFETY: `digits_at_end` writes only ASCII digits into a buffer of ASCII zeros.
+    unsafe { push_ascii(out, &buf[start..]) };
 }
 
 /// `{}` of a signed integer, without the `fmt` machinery.
@@ -653,11 +665,20 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
     while k < T::K_LIMIT && wide * POW10[k + 1] < T::BOUND {
         k += 1;
     }
-    // Point 4: one probe at the largest k decides; then the smallest k wins.
-    let Some(m) = x.parses_back(k) else {
+    // Point 4: one probe at the largest k decides. If `m'` parses back at a smaller `k'`,
+    // then `m' * 10^(k - k')` parses back at `k` and, being unique there (point 1), is
+    // `m`; conversely `m = 10q` means `q / 10^(k-1)` is the same real, so it parses back
+    // too. The smallest `k` is thus `k` less `m`'s trailing zeros: no more probes.
+    let Some(mut m) = x.parses_back(k) else {
         return false;
     };
-    let (m, k) = (0..k).find_map(|shorter| x.parses_back(shorter).map(|m| (m, shorter))).unwrap_or((m, k));
+    // Strip `min(k, trailing zeros) < 32` zeros in binary steps (each applies at most once).
+    for (zeros, pow) in [(16, 10_000_000_000_000_000), (8, 100_000_000), (4, 10_000), (2, 100), (1, 10)] {
+        if k >= zeros && m % pow == 0 {
+            m /= pow;
+            k -= zeros;
+        }
+    }
     if x.is_sign_negative() {
         out.push('-');
     }
@@ -665,27 +686,21 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
     true
 }
 
-/// Writes `m / 10^k` positionally; `m < 10^15` and, when `k > 0`, `m % 10 != 0`.
+/// Writes `m / 10^k` positionally; `m < 10^15`, `k <= 22` and, when `k > 0`,
+/// `m % 10 != 0`.
 fn push_decimal(out: &mut String, m: u64, k: usize) {
-    const POW10_U64: [u64; 16] = {
-        let mut t = [1; 16];
-        let mut i = 1;
-        while i < 16 {
-            t[i] = t[i - 1] * 10;
-            i += 1;
-        }
-        t
-    };
     if k == 0 {
-        push_u64(out, m);
-    } else if k < 16 {
-        push_u64(out, m / POW10_U64[k]);
-        out.push('.');
-        push_digits(out, m % POW10_U64[k], k);
-    } else {
-        out.push_str("0.");
-        push_digits(out, m, k);
+        return push_u64(out, m);
     }
+    // The digits of `m`, zero-padded to `k + 1` (at most 23) so there is one before the
+    // point; then the integer part moves one byte left to make room for the point.
+    let mut buf = [b'0'; 24];
+    let start = digits_at_end(&mut buf, m, k + 1);
+    let point = buf.len() - k;
+    buf.copy_within(start..point, start - 1);
+    buf[point - 1] = b'.';
+    // SAFETY: `buf` holds ASCII zeros, digits and a point.
+    unsafe { push_ascii(out, &buf[start - 1..]) };
 }
 
 #[cfg(test)]
