@@ -514,11 +514,10 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
     4142434445464748495051525354555657585960616263646566676869707172737475767778798081\
     828384858687888990919293949596979899";
 
-/// Writes `n` in decimal at the end of `buf`, which holds `b'0'` everywhere, so the
-/// digits come out left-padded with zeros to at least `min_len`. Returns where they start.
+/// Writes `n` in decimal at the end of `buf`; returns where the digits start.
 #[inline]
-fn digits_at_end<const N: usize>(buf: &mut [u8; N], mut n: u64, min_len: usize) -> usize {
-    let mut at = N;
+fn digits_at_end(buf: &mut [u8; 20], mut n: u64) -> usize {
+    let mut at = buf.len();
     while n >= 100 {
         let i = 2 * (n % 100) as usize;
         n /= 100;
@@ -533,7 +532,7 @@ fn digits_at_end<const N: usize>(buf: &mut [u8; N], mut n: u64, min_len: usize) 
         at -= 1;
         buf[at] = b'0' + n as u8;
     }
-    at.min(N - min_len)
+    at
 }
 
 /// Appends `s` to `out` in one copy, without a UTF-8 check.
@@ -552,9 +551,9 @@ unsafe fn push_ascii(out: &mut String, s: &[u8]) {
 /// stack and appended at once.
 #[inline]
 fn push_u64(out: &mut String, n: u64) {
-    let mut buf = [b'0'; 20];
-    let start = digits_at_end(&mut buf, n, 1);
-    // SAFETY: `digits_at_end` writes only ASCII digits into a buffer of ASCII zeros.
+    let mut buf = [0; 20];
+    let start = digits_at_end(&mut buf, n);
+    // SAFETY: `digits_at_end` wrote ASCII digits into `buf[start..]`.
     unsafe { push_ascii(out, &buf[start..]) };
 }
 
@@ -655,6 +654,15 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
     if wide.is_nan() || wide >= T::BOUND {
         return false;
     }
+    // An integer parses back at k = 0, the smallest k: it is its own shortest decimal.
+    let whole = wide as u64;
+    if whole as f64 == wide {
+        if x.is_sign_negative() {
+            out.push('-');
+        }
+        push_u64(out, whole);
+        return true;
+    }
     // The largest k with |x| * 10^k < B, guessed from the binary exponent
     // (log10(2) ≈ 1233/4096) and then corrected.
     let e2 = ((wide.to_bits() >> 52) & 0x7ff) as i32 - 1023;
@@ -692,15 +700,28 @@ fn push_decimal(out: &mut String, m: u64, k: usize) {
     if k == 0 {
         return push_u64(out, m);
     }
-    // The digits of `m`, zero-padded to `k + 1` (at most 23) so there is one before the
-    // point; then the integer part moves one byte left to make room for the point.
+    // Right to left: `k` fraction digits (zero-padded), the point, then at least one
+    // integer digit; at most 23 digits and the point.
     let mut buf = [b'0'; 24];
-    let start = digits_at_end(&mut buf, m, k + 1);
-    let point = buf.len() - k;
-    buf.copy_within(start..point, start - 1);
-    buf[point - 1] = b'.';
-    // SAFETY: `buf` holds ASCII zeros, digits and a point.
-    unsafe { push_ascii(out, &buf[start - 1..]) };
+    let mut at = buf.len();
+    let mut n = m;
+    for _ in 0..k {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    at -= 1;
+    buf[at] = b'.';
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // SAFETY: `buf` holds ASCII digits and a point.
+    unsafe { push_ascii(out, &buf[at..]) };
 }
 
 #[cfg(test)]
@@ -784,7 +805,9 @@ mod tests {
         });
         // The fast path must actually be taken for short decimals.
         assert!(hits64 > 100_000 && hits32 > 100_000, "{hits64} {hits32}");
-        for x in [0.0, -0.0, 0.1 + 0.2, 1e15, 999_999_999_999_999.9, 1e-7, 5e-324] {
+        for x in
+            [0.0, -0.0, 1.0, -61.0, 61.5, 0.1 + 0.2, 1e15, 999_999_999_999_999.0, 999_999_999_999_999.9, 1e-7, 5e-324]
+        {
             ours.clear();
             want.clear();
             if push_short(&mut ours, x) {
