@@ -64,14 +64,17 @@ pub fn decode_args<'a>(
 }
 
 /// Decodes arguments of the fixed-size kinds (integers up to 64 bits, floats) into `arr`;
-/// false if any kind is another one or the bytes are short.
+/// false if any kind is another one or the bytes are short. `arr` must hold only `None` or
+/// fixed-size values: what it held is overwritten without being dropped.
 #[inline]
 fn decode_fixed<'a>(kinds: &[u8], mut args: &'a [u8], arr: &mut [Value<'a>; 4]) -> bool {
     for (slot, &k) in arr.iter_mut().zip(kinds) {
         macro_rules! le {
             ($t:ty, $n:expr, $v:ident) => {{
                 let Some(b) = args.first_chunk::<$n>() else { return false };
-                *slot = Value::$v(<$t>::from_le_bytes(*b));
+                // The slot holds `None` or a fixed-size value, which own nothing: skipping
+                // its drop (a call per argument) leaks nothing.
+                std::mem::forget(std::mem::replace(slot, Value::$v(<$t>::from_le_bytes(*b))));
                 args = &args[$n..];
             }};
         }

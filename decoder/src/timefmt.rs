@@ -1,7 +1,7 @@
 //! Timestamps for text output: RFC 3339 (the default), Unix seconds or nanoseconds, or any
 //! `strftime` pattern, in UTC, the local time zone or a named one. The date and time of day
-//! are computed once per second of log time and cached, so the per-record cost is nine
-//! digits.
+//! are computed once per second of log time and cached as a whole timestamp with zeros for
+//! the nanoseconds, so a record costs one copy and nine digits written over those zeros.
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -50,10 +50,12 @@ pub struct TimeFormatter {
     style: TsStyle,
     /// Whether a strftime pattern prints sub-second digits (then nothing is cached).
     fractional: bool,
-    /// The second `prefix` and `suffix` were made for.
+    /// The second `stamp` was made for.
     sec: Option<i64>,
-    prefix: String,
-    suffix: String,
+    /// The timestamp of `sec`, with `000000000` where the nanoseconds go.
+    stamp: String,
+    /// Where the nanoseconds start in `stamp` (`None` when the style has none).
+    nanos_at: Option<usize>,
 }
 
 impl Default for TimeFormatter {
@@ -71,7 +73,7 @@ impl TimeFormatter {
             TsStyle::Strftime(p) => strftime(&tz, p, 0) != strftime(&tz, p, 123_456_789),
             _ => false,
         };
-        TimeFormatter { tz, utc, style, fractional, sec: None, prefix: String::new(), suffix: String::new() }
+        TimeFormatter { tz, utc, style, fractional, sec: None, stamp: String::new(), nanos_at: None }
     }
 
     /// Appends the timestamp of `ns` (Unix nanoseconds).
@@ -94,17 +96,21 @@ impl TimeFormatter {
         if self.sec != Some(sec) {
             self.refresh(sec);
         }
-        out.push_str(&self.prefix);
-        if matches!(self.style, TsStyle::Rfc3339 | TsStyle::Unix) {
-            push_nine_digits(out, frac);
+        let start = out.len();
+        out.push_str(&self.stamp);
+        if let Some(at) = self.nanos_at {
+            let at = start + at;
+            // SAFETY: only the nine ASCII zeros pushed there just above are overwritten, with
+            // nine ASCII digits, so `out` stays valid UTF-8.
+            let bytes = unsafe { out.as_mut_vec() };
+            bytes[at..at + 9].copy_from_slice(&nine_digits(frac));
         }
-        out.push_str(&self.suffix);
     }
 
     fn refresh(&mut self, sec: i64) {
         self.sec = Some(sec);
-        self.prefix.clear();
-        self.suffix.clear();
+        self.stamp.clear();
+        self.nanos_at = None;
         match &self.style {
             TsStyle::Rfc3339 => {
                 let offset = if self.utc {
@@ -116,24 +122,33 @@ impl TimeFormatter {
                 let (y, m, d) = civil_from_days(local.div_euclid(86_400));
                 let rem = local.rem_euclid(86_400);
                 let _ =
-                    write!(self.prefix, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.", rem / 3600, rem / 60 % 60, rem % 60);
+                    write!(self.stamp, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.", rem / 3600, rem / 60 % 60, rem % 60);
+                self.push_nanos_placeholder();
                 if self.utc {
-                    self.suffix.push('Z');
+                    self.stamp.push('Z');
                 } else {
                     let sign = if offset < 0 { '-' } else { '+' };
                     let o = offset.abs();
-                    let _ = write!(self.suffix, "{sign}{:02}:{:02}", o / 3600, o / 60 % 60);
+                    let _ = write!(self.stamp, "{sign}{:02}:{:02}", o / 3600, o / 60 % 60);
                     if o % 60 != 0 {
-                        let _ = write!(self.suffix, ":{:02}", o % 60);
+                        let _ = write!(self.stamp, ":{:02}", o % 60);
                     }
                 }
             }
             TsStyle::Unix => {
-                let _ = write!(self.prefix, "{sec}.");
+                let _ = write!(self.stamp, "{sec}.");
+                self.push_nanos_placeholder();
             }
-            TsStyle::Strftime(p) => self.prefix = strftime(&self.tz, p, sec as i128 * 1_000_000_000),
+            TsStyle::Strftime(p) => self.stamp = strftime(&self.tz, p, sec as i128 * 1_000_000_000),
             TsStyle::UnixNs => {}
         }
+    }
+}
+
+impl TimeFormatter {
+    fn push_nanos_placeholder(&mut self) {
+        self.nanos_at = Some(self.stamp.len());
+        self.stamp.push_str("000000000");
     }
 }
 
@@ -149,30 +164,27 @@ fn strftime(tz: &TimeZone, pattern: &str, ns: i128) -> String {
 }
 
 /// "000" "001" ... "999": nine digits are three slices of it.
-const TRIPLES: &str = {
-    const BYTES: [u8; 3000] = {
-        let mut b = [0u8; 3000];
-        let mut i = 0;
-        while i < 1000 {
-            b[3 * i] = b'0' + (i / 100) as u8;
-            b[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
-            b[3 * i + 2] = b'0' + (i % 10) as u8;
-            i += 1;
-        }
-        b
-    };
-    match std::str::from_utf8(&BYTES) {
-        Ok(s) => s,
-        Err(_) => panic!("digits are ASCII"),
+const TRIPLES: [u8; 3000] = {
+    let mut b = [0u8; 3000];
+    let mut i = 0;
+    while i < 1000 {
+        b[3 * i] = b'0' + (i / 100) as u8;
+        b[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
+        b[3 * i + 2] = b'0' + (i % 10) as u8;
+        i += 1;
     }
+    b
 };
 
+/// The nine digits of `f < 10^9`, zero-padded.
 #[inline]
-fn push_nine_digits(out: &mut String, f: u32) {
-    let t = |i: u32| &TRIPLES[3 * i as usize..3 * i as usize + 3];
-    out.push_str(t(f / 1_000_000 % 1000));
-    out.push_str(t(f / 1000 % 1000));
-    out.push_str(t(f % 1000));
+fn nine_digits(f: u32) -> [u8; 9] {
+    let mut d = [0u8; 9];
+    for (chunk, part) in d.chunks_exact_mut(3).zip([f / 1_000_000 % 1000, f / 1000 % 1000, f % 1000]) {
+        let i = 3 * part as usize;
+        chunk.copy_from_slice(&TRIPLES[i..i + 3]);
+    }
+    d
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

@@ -508,42 +508,53 @@ std_core! {
     std_upper_exp: UpperExp "E";
 }
 
-/// "00" "01" … "99": two digits per division, as std and `itoa` do. A `str`, so
-/// digits are pushed without a UTF-8 check.
-const DIGIT_PAIRS: &str = "\
+/// "00" "01" … "99": two digits per division, as std and `itoa` do.
+const DIGIT_PAIRS: &[u8; 200] = b"\
     0001020304050607080910111213141516171819202122232425262728293031323334353637383940\
     4142434445464748495051525354555657585960616263646566676869707172737475767778798081\
     828384858687888990919293949596979899";
 
-/// Writes `n` in decimal, left-padded with zeros to at least `min_len` digits.
-fn push_digits(out: &mut String, mut n: u64, min_len: usize) {
-    // Pairs of digits, least significant first; u64 has at most 20 digits.
-    let mut pairs = [0u8; 10];
-    let mut count = 0;
+/// Writes `n` in decimal at the end of `buf`; returns where the digits start.
+#[inline]
+fn digits_at_end(buf: &mut [u8; 20], mut n: u64) -> usize {
+    let mut at = buf.len();
     while n >= 100 {
-        pairs[count] = (n % 100) as u8;
+        let i = 2 * (n % 100) as usize;
         n /= 100;
-        count += 1;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
     }
-    let top = n as usize;
-    let len = 2 * count + if top >= 10 { 2 } else { 1 };
-    for _ in len..min_len {
-        out.push('0');
-    }
-    if top >= 10 {
-        out.push_str(&DIGIT_PAIRS[2 * top..2 * top + 2]);
+    if n >= 10 {
+        let i = 2 * n as usize;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
     } else {
-        out.push_str(&DIGIT_PAIRS[2 * top + 1..2 * top + 2]);
+        at -= 1;
+        buf[at] = b'0' + n as u8;
     }
-    for &pair in pairs[..count].iter().rev() {
-        let i = 2 * usize::from(pair);
-        out.push_str(&DIGIT_PAIRS[i..i + 2]);
-    }
+    at
 }
 
-/// `{}` of an unsigned integer, without the `fmt` machinery.
+/// Appends `s` to `out` in one copy, without a UTF-8 check.
+///
+/// # Safety
+///
+/// `s` must be ASCII.
+#[inline]
+unsafe fn push_ascii(out: &mut String, s: &[u8]) {
+    debug_assert!(s.is_ascii());
+    // SAFETY: ASCII is valid UTF-8 (the caller's promise), so `out` stays a valid `String`.
+    unsafe { out.as_mut_vec() }.extend_from_slice(s);
+}
+
+/// `{}` of an unsigned integer, without the `fmt` machinery: the digits are built on the
+/// stack and appended at once.
+#[inline]
 fn push_u64(out: &mut String, n: u64) {
-    push_digits(out, n, 1);
+    let mut buf = [0; 20];
+    let start = digits_at_end(&mut buf, n);
+    // SAFETY: `digits_at_end` wrote ASCII digits into `buf[start..]`.
+    unsafe { push_ascii(out, &buf[start..]) };
 }
 
 /// `{}` of a signed integer, without the `fmt` machinery.
@@ -643,6 +654,15 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
     if wide.is_nan() || wide >= T::BOUND {
         return false;
     }
+    // An integer parses back at k = 0, the smallest k: it is its own shortest decimal.
+    let whole = wide as u64;
+    if whole as f64 == wide {
+        if x.is_sign_negative() {
+            out.push('-');
+        }
+        push_u64(out, whole);
+        return true;
+    }
     // The largest k with |x| * 10^k < B, guessed from the binary exponent
     // (log10(2) ≈ 1233/4096) and then corrected.
     let e2 = ((wide.to_bits() >> 52) & 0x7ff) as i32 - 1023;
@@ -653,11 +673,20 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
     while k < T::K_LIMIT && wide * POW10[k + 1] < T::BOUND {
         k += 1;
     }
-    // Point 4: one probe at the largest k decides; then the smallest k wins.
-    let Some(m) = x.parses_back(k) else {
+    // Point 4: one probe at the largest k decides. If `m'` parses back at a smaller `k'`,
+    // then `m' * 10^(k - k')` parses back at `k` and, being unique there (point 1), is
+    // `m`; conversely `m = 10q` means `q / 10^(k-1)` is the same real, so it parses back
+    // too. The smallest `k` is thus `k` less `m`'s trailing zeros: no more probes.
+    let Some(mut m) = x.parses_back(k) else {
         return false;
     };
-    let (m, k) = (0..k).find_map(|shorter| x.parses_back(shorter).map(|m| (m, shorter))).unwrap_or((m, k));
+    // Strip `min(k, trailing zeros) < 32` zeros in binary steps (each applies at most once).
+    for (zeros, pow) in [(16, 10_000_000_000_000_000), (8, 100_000_000), (4, 10_000), (2, 100), (1, 10)] {
+        if k >= zeros && m % pow == 0 {
+            m /= pow;
+            k -= zeros;
+        }
+    }
     if x.is_sign_negative() {
         out.push('-');
     }
@@ -665,27 +694,34 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
     true
 }
 
-/// Writes `m / 10^k` positionally; `m < 10^15` and, when `k > 0`, `m % 10 != 0`.
+/// Writes `m / 10^k` positionally; `m < 10^15`, `k <= 22` and, when `k > 0`,
+/// `m % 10 != 0`.
 fn push_decimal(out: &mut String, m: u64, k: usize) {
-    const POW10_U64: [u64; 16] = {
-        let mut t = [1; 16];
-        let mut i = 1;
-        while i < 16 {
-            t[i] = t[i - 1] * 10;
-            i += 1;
-        }
-        t
-    };
     if k == 0 {
-        push_u64(out, m);
-    } else if k < 16 {
-        push_u64(out, m / POW10_U64[k]);
-        out.push('.');
-        push_digits(out, m % POW10_U64[k], k);
-    } else {
-        out.push_str("0.");
-        push_digits(out, m, k);
+        return push_u64(out, m);
     }
+    // Right to left: `k` fraction digits (zero-padded), the point, then at least one
+    // integer digit; at most 23 digits and the point.
+    let mut buf = [b'0'; 24];
+    let mut at = buf.len();
+    let mut n = m;
+    for _ in 0..k {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    at -= 1;
+    buf[at] = b'.';
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // SAFETY: `buf` holds ASCII digits and a point.
+    unsafe { push_ascii(out, &buf[at..]) };
 }
 
 #[cfg(test)]
@@ -769,7 +805,9 @@ mod tests {
         });
         // The fast path must actually be taken for short decimals.
         assert!(hits64 > 100_000 && hits32 > 100_000, "{hits64} {hits32}");
-        for x in [0.0, -0.0, 0.1 + 0.2, 1e15, 999_999_999_999_999.9, 1e-7, 5e-324] {
+        for x in
+            [0.0, -0.0, 1.0, -61.0, 61.5, 0.1 + 0.2, 1e15, 999_999_999_999_999.0, 999_999_999_999_999.9, 1e-7, 5e-324]
+        {
             ours.clear();
             want.clear();
             if push_short(&mut ours, x) {
