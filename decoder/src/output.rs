@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use tapelog::serde_arg::Shapes;
-use tapelog::text::{Template, Value};
+use tapelog::text::Value;
 use tapelog::wire::kinds::{decode_arg_with, ArgKind};
 
 use crate::event::{DropsRef, RecordRef};
@@ -147,36 +147,13 @@ pub fn render_fields(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) {
     match decode_args(&rec.site.kinds, rec.args, rec.shapes, &mut vals) {
         Ok(()) => {
             let first = rec.site.message_args();
-            for (name, v) in names.iter().zip(vals.iter().skip(first)) {
-                out.push(' ');
-                out.push_str(name);
-                out.push('=');
-                push_field_value(v, out);
-            }
+            tapelog::text::line::push_fields(out, names, vals.iter().skip(first));
         }
         Err(e) => {
             let _ = write!(out, " <undecodable fields: {e}>");
         }
     }
     buf.0 = recycle(vals);
-}
-
-/// `{}` of a field value, or `{:?}` where Display is missing or would be ambiguous.
-fn push_field_value(v: &Value<'_>, out: &mut String) {
-    static PLAIN: std::sync::OnceLock<(Template, Template)> = std::sync::OnceLock::new();
-    let (display, debug) = PLAIN.get_or_init(|| {
-        let p = |f| Template::parse(f).unwrap_or_else(|_| unreachable!("a valid literal"));
-        (p("{}"), p("{:?}"))
-    });
-    let quote = match v {
-        Value::Str(s) => s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '='),
-        Value::Bytes(_) | Value::None | Value::Some(_) => true,
-        _ => false,
-    };
-    let one = std::slice::from_ref(v);
-    if quote || display.render(one, out).is_err() {
-        let _ = debug.render(one, out);
-    }
 }
 
 /// Reusable storage for the decoded arguments of one record at a time.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use crate::output::ArgBuf;
-use tapelog::Level;
+use tapelog::text::line::{level_color, push_thread, DIM, DROPS_COLOR, RESET};
 
 use crate::event::{DropsRef, RecordRef};
 use crate::timefmt::TimeFormatter;
@@ -129,20 +129,6 @@ fn placeholder(inner: &str) -> Result<Piece, String> {
     Ok(Piece::Field { field, right, width })
 }
 
-const RESET: &str = "\x1b[0m";
-const DIM: &str = "\x1b[2m";
-
-fn level_color(level: Option<Level>) -> &'static str {
-    match level {
-        Some(Level::Error) => "\x1b[1;31m",
-        Some(Level::Warn) => "\x1b[33m",
-        Some(Level::Info) => "\x1b[32m",
-        Some(Level::Debug) => "\x1b[34m",
-        Some(Level::Trace) => "\x1b[35m",
-        None => "\x1b[1;31m",
-    }
-}
-
 /// Everything a text line needs besides the event: template, time style, colors.
 #[derive(Debug, Clone, Default)]
 pub struct TextStyle {
@@ -238,7 +224,11 @@ impl TextStyle {
         self.time.write(out, d.ts_ns);
         if self.color {
             out.push_str(RESET);
-            out.push_str(" \x1b[1;33mDROPS\x1b[0m ");
+            out.push(' ');
+            out.push_str(DROPS_COLOR);
+            out.push_str("DROPS");
+            out.push_str(RESET);
+            out.push(' ');
         } else {
             out.push_str(" DROPS ");
         }
@@ -285,15 +275,6 @@ fn resolve(t: &LineTemplate, color: bool, rec: &RecordRef<'_>, r: &mut Resolved)
         if color {
             out.push_str(RESET);
         }
-    }
-}
-
-fn push_thread(out: &mut String, name: &str, id: u32) {
-    if name.is_empty() {
-        out.push_str("thread-");
-        push_u32(out, id);
-    } else {
-        out.push_str(name);
     }
 }
 

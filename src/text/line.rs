@@ -79,10 +79,10 @@ pub fn push_field_value(v: &Value<'_>, out: &mut String) {
 }
 
 /// Appends ` name=value` for each field (the pairs the line ends with).
-pub fn push_fields<'v>(out: &mut String, names: &[&str], values: impl IntoIterator<Item = &'v Value<'v>>) {
+pub fn push_fields<'v>(out: &mut String, names: &[impl AsRef<str>], values: impl IntoIterator<Item = &'v Value<'v>>) {
     for (name, v) in names.iter().zip(values) {
         out.push(' ');
-        out.push_str(name);
+        out.push_str(name.as_ref());
         out.push('=');
         push_field_value(v, out);
     }
