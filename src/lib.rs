@@ -36,6 +36,7 @@ pub mod serde_arg;
 mod shared;
 mod signals;
 mod stats;
+mod sync;
 pub mod text;
 pub mod wire;
 
