@@ -1,8 +1,8 @@
 //! The fuzz target's entry function (`fuzz/entry.rs`) on the stable toolchain, so CI always
 //! runs it: it replays the seed corpus (the committed fixtures, a fresh segment, and
 //! whatever `scripts/fuzz.sh` left in `fuzz/corpus/` and `fuzz/artifacts/`), then
-//! deterministic random mutations of each seed: byte flips, length-like fields overwritten
-//! with edge values, cuts, duplicated and deleted ranges.
+//! deterministic random mutations of the fixtures and the fresh segment: byte flips,
+//! length-like fields overwritten with edge values, cuts, duplicated and deleted ranges.
 //!
 //! `TAPELOG_FUZZ_MUTATIONS=200000 cargo test --release --test fuzz_entry_survives_the_seed_corpus_and_mutations`
 //! for a longer run (the default is 10000 mutations per seed).
@@ -15,10 +15,15 @@ mod segments;
 
 use std::path::Path;
 
-fn seeds() -> Vec<(String, Vec<u8>)> {
+/// Inputs from these directories are mutated; those from the fuzzer's own corpus and
+/// findings (hundreds of files after a run) are only replayed.
+const MUTATED_DIRS: [&str; 1] = ["decoder/tests/fixtures/v1"];
+const REPLAYED_DIRS: [&str; 2] = ["fuzz/corpus/segment_reader", "fuzz/artifacts/segment_reader"];
+
+fn files_in(dirs: &[&str]) -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut out = vec![("golden segment".to_string(), segments::golden().to_vec())];
-    for dir in ["decoder/tests/fixtures/v1", "fuzz/corpus/segment_reader", "fuzz/artifacts/segment_reader"] {
+    let mut out = Vec::new();
+    for dir in dirs {
         let Ok(rd) = std::fs::read_dir(root.join(dir)) else { continue };
         let mut paths: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
         paths.sort();
@@ -26,6 +31,12 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
             out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
         }
     }
+    out
+}
+
+fn seeds() -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![("golden segment".to_string(), segments::golden().to_vec())];
+    out.extend(files_in(&MUTATED_DIRS));
     assert!(out.len() >= 2, "the committed fixtures are missing");
     out
 }
@@ -95,6 +106,10 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 #[test]
 fn the_fuzz_entry_survives_the_seeds_and_their_mutations() {
     let per_seed: usize = std::env::var("TAPELOG_FUZZ_MUTATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    for (name, input) in files_in(&REPLAYED_DIRS) {
+        let r = std::panic::catch_unwind(|| entry::read_segment(&input));
+        assert!(r.is_ok(), "{name} panicked");
+    }
     for (si, (name, seed)) in seeds().iter().enumerate() {
         entry::read_segment(seed);
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (si as u64 + 1));
