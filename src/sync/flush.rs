@@ -21,7 +21,7 @@ const NUDGE_EVERY: Duration = Duration::from_millis(5);
 /// Tickets requested and served, and whether anyone still serves them.
 #[derive(Debug)]
 pub(crate) struct FlushBarrier {
-    /// Tickets handed out so far; ticket `n` is `n`-th request (from 1).
+    /// Tickets handed out so far; ticket `n` is the `n`-th request (from 1).
     requested: AtomicU64,
     /// Highest ticket served; never decreases; `u64::MAX` once the consumer has ended.
     done: AtomicU64,
