@@ -37,6 +37,7 @@ mod shared;
 mod signals;
 mod sink;
 mod stats;
+mod sync;
 pub mod text;
 pub mod wire;
 

@@ -1,0 +1,8 @@
+//! Synchronization that tapelog wrote itself, beside the rings `rtrb` provides, in a form
+//! loom can model-check: its atomics, mutexes and condition variables come from
+//! [`primitive`], which switches to loom's under `cfg(loom)` (as crossbeam-epoch does).
+//!
+//! Run the models with `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p tapelog --lib loom`.
+
+pub(crate) mod flush;
+pub(crate) mod primitive;
