@@ -152,6 +152,8 @@ impl<R: Read> ReadSource<R> {
                 State::Entries { feed, end } => {
                     let end = *end;
                     let take = ((end - pos) as usize).min(avail.len());
+                    // Every committed byte of the segment is buffered.
+                    let whole = take as u64 == end - pos;
                     match self.engine.feed(feed, &avail[..take], pos) {
                         Ok(n) => self.start += n,
                         Err(e) => {
@@ -162,6 +164,20 @@ impl<R: Read> ReadSource<R> {
                     }
                     let pos = self.base + self.start as u64;
                     if pos == end {
+                        self.state = State::Resync;
+                        continue;
+                    }
+                    if whole {
+                        // An entry that claims bytes past the committed end, whose bytes are all
+                        // here: its length field is damaged. Waiting for more would hold the rest
+                        // of the stream and lose the segments after this one; this costs only
+                        // the rest of this segment, as `tapelog cat FILE` does.
+                        let m = format!(
+                            "entry runs past the segment's committed end at byte {end}: its length is damaged; \
+                             the rest of this segment is skipped"
+                        );
+                        diag(&mut self.engine, &self.path, Severity::Error, pos, m);
+                        self.start += (end - pos) as usize;
                         self.state = State::Resync;
                         continue;
                     }
