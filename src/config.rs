@@ -412,19 +412,9 @@ impl Drop for Guard {
         // Release: the consumer's Acquire load sees `closing` and every ring handed over.
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.wake_consumer();
-        let deadline = std::time::Instant::now() + self.shared.config.shutdown_timeout;
-        let mut g = self.shared.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
-        // Acquire pairs with the consumer's Release when it ends: its writes are visible.
-        while self.shared.consumer_alive.load(Ordering::Acquire) {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                break;
-            }
-            let wait = (deadline - now).min(std::time::Duration::from_millis(10));
-            g = self.shared.flush_cv.wait_timeout(g, wait).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        drop(g);
-        if self.shared.consumer_alive.load(Ordering::Acquire) {
+        // Ended means its final writes are visible (see FlushBarrier::wait_consumer_end).
+        let ended = self.shared.flush.wait_consumer_end(self.shared.config.shutdown_timeout);
+        if !ended {
             // Stuck: leave the consumer to finish if it ever can, and say what is not written.
             let st = crate::stats();
             let pending: u64 = st.threads.iter().map(|t| t.pending()).sum();

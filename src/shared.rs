@@ -1,11 +1,12 @@
 //! State shared between producers, the consumer, and the control API (`flush`, `stats`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
 use crate::config::Config;
 use crate::sink::writer::TextCounters;
+use crate::sync::flush::{FlushBarrier, Served};
 
 /// Generation of the running logger; 0 when none runs. Producers compare it with the
 /// generation their ring belongs to on every call (a relaxed load: a stale value only means a
@@ -103,15 +104,10 @@ pub(crate) struct Shared {
     pub pending_flag: AtomicBool,
     /// Every thread that attached, for `stats()`.
     pub threads: Mutex<Vec<Arc<ThreadShared>>>,
-    /// Flush tickets requested / completed.
-    pub flush_requested: AtomicU64,
-    pub flush_done: AtomicU64,
-    pub flush_lock: Mutex<()>,
-    pub flush_cv: Condvar,
+    /// Flush tickets, and whether the consumer still serves them.
+    pub flush: FlushBarrier,
     pub shutdown: AtomicBool,
     pub consumer_thread: OnceLock<Thread>,
-    /// False once the consumer thread has ended (normally or not).
-    pub consumer_alive: AtomicBool,
     pub totals: Totals,
     pub last_error: Mutex<Option<String>>,
     /// Test hook: while set, the consumer takes nothing from the rings.
@@ -131,13 +127,9 @@ impl Shared {
             pending: Mutex::new(Vec::new()),
             pending_flag: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
-            flush_requested: AtomicU64::new(0),
-            flush_done: AtomicU64::new(0),
-            flush_lock: Mutex::new(()),
-            flush_cv: Condvar::new(),
+            flush: FlushBarrier::new(),
             shutdown: AtomicBool::new(false),
             consumer_thread: OnceLock::new(),
-            consumer_alive: AtomicBool::new(true),
             totals: Totals::default(),
             last_error: Mutex::new(None),
             paused: AtomicBool::new(false),
@@ -154,42 +146,20 @@ impl Shared {
     }
 
     /// Requests a flush and waits until the consumer has written (and, if configured, synced)
-    /// everything logged before the request.
+    /// everything logged before the request, then until the text outputs have written it.
     pub fn flush(&self) {
-        // SeqCst RMW: the consumer's Acquire load of this counter synchronizes with it, so
-        // every record committed before this call (on this thread, or on threads that
-        // happen-before it) is visible to the drain pass the consumer starts afterwards.
-        let ticket = self.flush_requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let ticket = self.flush.request();
         self.wake_consumer();
-        let mut guard = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
-        // Acquire pairs with the consumer's Release store after its drain.
-        while self.flush_done.load(Ordering::Acquire) < ticket && self.consumer_alive.load(Ordering::Acquire) {
-            let (g, _) = self
-                .flush_cv
-                .wait_timeout(guard, std::time::Duration::from_millis(5))
-                .unwrap_or_else(|p| p.into_inner());
-            guard = g;
-            self.wake_consumer();
-        }
-        drop(guard);
-        if !self.text.is_empty() && self.flush_done.load(Ordering::Acquire) >= ticket {
+        if self.flush.wait(ticket, || self.wake_consumer()) == Served::Yes && !self.text.is_empty() {
             // The flushing pass handed every line to the text writers; wait until they have
             // written them (bounded: a stuck terminal must not hang the caller forever).
             let deadline = std::time::Instant::now() + self.config.shutdown_timeout;
             for t in &self.text {
-                // Relaxed is enough: the consumer stored the target before its Release on
-                // `flush_done`, which the Acquire load above synchronized with.
+                // Relaxed is enough: the consumer stored the target before serving the
+                // ticket (a Release), which `wait` observed with an Acquire.
                 t.wait_done(t.flush_target.load(Ordering::Relaxed), deadline);
             }
         }
-    }
-
-    /// Marks flush tickets up to `ticket` done and wakes waiters.
-    pub fn complete_flush(&self, ticket: u64) {
-        // Release: the segment writes of the drain happen-before a waiter's Acquire load.
-        self.flush_done.fetch_max(ticket, Ordering::Release);
-        let _g = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.flush_cv.notify_all();
     }
 
     pub fn set_error(&self, e: String) {

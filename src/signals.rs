@@ -92,18 +92,17 @@ fn flush_from_handler(sig: libc::c_int) {
     }
     // SAFETY: pointers in SIGNAL_SHARED come from Arc::into_raw and are never freed.
     let sh = unsafe { &*sh };
-    if !sh.consumer_alive.load(Ordering::Acquire) {
+    if !sh.flush.consumer_alive() {
         return;
     }
     // Release: the consumer's Acquire load sees the signal before it serves the flush.
     PENDING_SIGNAL.store(sig, Ordering::Release);
-    let ticket = sh.flush_requested.fetch_add(1, Ordering::SeqCst) + 1;
+    let ticket = sh.flush.request();
     sh.wake_consumer();
     let step = libc::timespec { tv_sec: 0, tv_nsec: 200_000 };
     let steps = FLUSH_WAIT.as_micros() / 200;
     for _ in 0..steps {
-        // Acquire pairs with the consumer's Release after its drain.
-        if sh.flush_done.load(Ordering::Acquire) >= ticket || !sh.consumer_alive.load(Ordering::Acquire) {
+        if sh.flush.is_served(ticket) {
             return;
         }
         // SAFETY: nanosleep is async-signal-safe; `step` is a valid timespec.

@@ -283,7 +283,7 @@ pub fn health() -> Health {
         .map(|t| t.depth as f64 / t.capacity as f64)
         .fold(0.0, f64::max);
     let sh = current();
-    let alive = sh.as_ref().is_some_and(|s| s.consumer_alive.load(Ordering::Acquire));
+    let alive = sh.as_ref().is_some_and(|s| s.flush.consumer_alive());
     let warn_at = sh.as_ref().and_then(|s| s.config.capacity_warning).map_or(0.8, |w| w.fill);
     let status = if !st.running || !alive {
         HealthStatus::Down

@@ -106,9 +106,7 @@ struct AliveGuard(Arc<Shared>);
 
 impl Drop for AliveGuard {
     fn drop(&mut self) {
-        // Release: waiters that see the consumer gone also see its final writes.
-        self.0.consumer_alive.store(false, Ordering::Release);
-        self.0.complete_flush(u64::MAX);
+        self.0.flush.consumer_ended();
     }
 }
 
@@ -213,9 +211,9 @@ impl Consumer {
     fn run(&mut self) {
         let mut idle_rounds = 0u32;
         loop {
-            // Acquire pairs with `Shared::flush`'s SeqCst increment: the drain below sees
-            // every record committed before the flush request.
-            let flush_req = self.shared.flush_requested.load(Ordering::Acquire);
+            // The drain below sees every record committed before the newest flush request
+            // (FlushBarrier::pending's Acquire pairs with the request).
+            let flush_req = self.shared.flush.pending();
             let shutdown = self.shared.shutdown.load(Ordering::Acquire);
             if (!shutdown && self.shared.paused.load(Ordering::Relaxed)) || self.shared.stalled.load(Ordering::Relaxed)
             {
@@ -229,7 +227,7 @@ impl Consumer {
             if sig != 0 {
                 self.record_signal(sig);
             }
-            let flushing = flush_req > self.shared.flush_done.load(Ordering::Relaxed);
+            let flushing = flush_req.is_some();
             let work = self.drain_all(flushing || shutdown);
             self.maybe_anchor();
             self.seg.publish();
@@ -242,7 +240,9 @@ impl Consumer {
             }
             if flushing {
                 self.sync_if_configured();
-                self.shared.complete_flush(flush_req);
+                if let Some(t) = flush_req {
+                    self.shared.flush.complete(t);
+                }
             }
             if shutdown {
                 self.shutdown();

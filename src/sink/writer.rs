@@ -174,7 +174,7 @@ impl Writer {
 
     /// Marks everything handed over so far as what `flush()` waits for.
     pub fn mark_flush(&self) {
-        // Relaxed: the consumer's Release on `flush_done`, which follows in program order,
+        // Relaxed: serving the flush ticket (a Release), which follows in program order,
         // publishes it to the flusher.
         self.counters.flush_target.store(self.sent, Ordering::Relaxed);
     }

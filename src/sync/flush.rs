@@ -1,13 +1,9 @@
 //! The flush barrier: producers take tickets, the consumer serves them after a drain pass,
 //! and a waiter returns once its ticket is served or the consumer has ended.
 //!
-//! This is the protocol `Shared::flush`, `Shared::complete_flush`, the consumer's pass and
-//! `Guard::drop` run today on `Shared`'s `flush_requested`, `flush_done`, `flush_lock`,
-//! `flush_cv` and `consumer_alive` fields, extracted so that loom can check it (see the
-//! models below). The real code does not use this type yet: switching it over touches the
-//! consumer loop and the shutdown path (`src/consumer/mod.rs`, `src/config.rs`), which
-//! `docs/RELIABILITY.md` lists as the remaining integration step.
-#![cfg_attr(not(all(test, loom)), allow(dead_code))]
+//! `Shared::flush`, the consumer's pass, its end (`AliveGuard`), the fatal-signal handler and
+//! `Guard::drop` all go through this type, so the loom models below check the protocol the
+//! logger runs.
 
 use std::time::{Duration, Instant};
 
@@ -88,6 +84,13 @@ impl FlushBarrier {
         // Release: waiters that see the consumer gone also see its final writes.
         self.alive.store(false, Ordering::Release);
         self.complete(u64::MAX);
+    }
+
+    /// Whether `ticket` is served (or the consumer has ended), without locking: for the
+    /// fatal-signal handler, which may only poll.
+    pub(crate) fn is_served(&self, ticket: u64) -> bool {
+        // Acquire: pairs with `complete`'s Release (`consumer_ended` completes u64::MAX).
+        self.done.load(Ordering::Acquire) >= ticket
     }
 
     /// Whether the consumer still runs.
