@@ -405,11 +405,13 @@ impl Drop for Guard {
         crate::signals::unregister_logger();
         {
             let _cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-            // Both under CURRENT's lock, so no thread attaches after this point.
-            self.shared.closing.store(true, Ordering::Relaxed);
+            // No thread attaches after this point: the handover refuses rings, and threads
+            // that look at GENERATION find no logger.
+            self.shared.handover.close();
             GENERATION.store(0, Ordering::SeqCst);
         }
-        // Release: the consumer's Acquire load sees `closing` and every ring handed over.
+        // Release: the consumer's Acquire load, then its final take, sees every ring handed
+        // over before the close (Handover::close).
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.wake_consumer();
         // Ended means its final writes are visible (see FlushBarrier::wait_consumer_end).

@@ -7,6 +7,7 @@ use std::thread::Thread;
 use crate::config::Config;
 use crate::sink::writer::TextCounters;
 use crate::sync::flush::{FlushBarrier, Served};
+use crate::sync::handover::Handover;
 
 /// Generation of the running logger; 0 when none runs. Producers compare it with the
 /// generation their ring belongs to on every call (a relaxed load: a stale value only means a
@@ -97,11 +98,8 @@ pub(crate) struct Totals {
 pub(crate) struct Shared {
     pub generation: u64,
     pub config: Config,
-    /// Set under `CURRENT`'s lock at shutdown: no thread may attach afterwards.
-    pub closing: AtomicBool,
-    /// Rings waiting for the consumer to adopt them.
-    pub pending: Mutex<Vec<NewThread>>,
-    pub pending_flag: AtomicBool,
+    /// Rings handed to the consumer; closed at shutdown, after which no thread attaches.
+    pub handover: Handover<NewThread>,
     /// Every thread that attached, for `stats()`.
     pub threads: Mutex<Vec<Arc<ThreadShared>>>,
     /// Flush tickets, and whether the consumer still serves them.
@@ -123,9 +121,7 @@ impl Shared {
         Shared {
             generation,
             config,
-            closing: AtomicBool::new(false),
-            pending: Mutex::new(Vec::new()),
-            pending_flag: AtomicBool::new(false),
+            handover: Handover::new(),
             threads: Mutex::new(Vec::new()),
             flush: FlushBarrier::new(),
             shutdown: AtomicBool::new(false),

@@ -283,13 +283,8 @@ impl Consumer {
     }
 
     fn adopt_pending(&mut self) {
-        // A plain load first: this runs every pass, and a swap would be a locked RMW.
-        // Acquire (on the swap) pairs with the Release in `frontend::attach`.
-        if !self.shared.pending_flag.load(Ordering::Relaxed) || !self.shared.pending_flag.swap(false, Ordering::Acquire)
-        {
-            return;
-        }
-        let new = std::mem::take(&mut *self.shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut new = Vec::new();
+        self.shared.handover.take(&mut new);
         for t in new {
             self.slots.push(Slot {
                 ring: t.ring,
@@ -787,8 +782,8 @@ impl Consumer {
     }
 
     fn shutdown(&mut self) {
-        // Rings handed over before `closing` was set are in `pending` now (shutdown's Release
-        // store came after), so adopt them and drain until a pass finds nothing.
+        // Rings handed over before the handover closed are in it now (shutdown's Release
+        // store came after the close), so adopt them and drain until a pass finds nothing.
         self.adopt_pending();
         for _ in 0..1000 {
             if self.drain_all(true) == 0 {

@@ -348,10 +348,8 @@ fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
 fn attach() -> bool {
     let cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
     let Some(shared) = cur.as_ref() else { return false };
-    // Under the lock, `closing` and GENERATION are stable with respect to shutdown, which
-    // sets both while holding it: no ring can be handed over after the consumer's last
-    // look at the pending list.
-    if shared.closing.load(Ordering::Relaxed) || shared.generation != GENERATION.load(Ordering::Relaxed) {
+    // GENERATION is stable under the lock (shutdown clears it while holding it).
+    if shared.generation != GENERATION.load(Ordering::Relaxed) {
         return false;
     }
     let cap = shared.config.ring_capacity;
@@ -363,6 +361,13 @@ fn attach() -> bool {
         th.name().unwrap_or("").to_string(),
         cap,
     ));
+    // Hand the ring over first: a closed handover (shutdown under way) refuses it, and then
+    // this thread has no ring. If installing it below fails, dropping the producer abandons
+    // the ring, which the consumer drains and frees.
+    if shared.handover.push(NewThread { ring, shared: ts.clone() }).is_err() {
+        return false;
+    }
+    shared.threads.lock().unwrap_or_else(|p| p.into_inner()).push(ts.clone());
     let producer = Box::into_raw(Box::new(producer));
     let cold = Cold {
         producer,
@@ -390,10 +395,6 @@ fn attach() -> bool {
         h.gap.set(0);
         h.generation.set(shared.generation);
     });
-    shared.threads.lock().unwrap_or_else(|p| p.into_inner()).push(ts.clone());
-    shared.pending.lock().unwrap_or_else(|p| p.into_inner()).push(NewThread { ring, shared: ts });
-    // Release: the consumer's Acquire load of the flag sees the pushed ring.
-    shared.pending_flag.store(true, Ordering::Release);
     true
 }
 

@@ -32,7 +32,9 @@ fn records_wraps_drops_and_markers_are_exact_bytes_in_the_ring() {
         for i in 0..3u32 {
             crate::info!("n {} {} {}", i, u64::from(i) * 10, f64::from(i) / 2.0);
         }
-        let mut ring = shared.pending.lock().unwrap().pop().expect("attached").ring;
+        let mut handed = Vec::new();
+        shared.handover.take(&mut handed);
+        let mut ring = handed.pop().expect("attached").ring;
         let bytes = pop(&mut ring, 90);
         for (i, rec) in bytes.chunks(30).enumerate() {
             let (id, _) = record_head(rec).unwrap();
