@@ -336,9 +336,7 @@ impl Consumer {
             if n == 0 {
                 return 0;
             }
-            if self.shared.config.capacity_warning.is_some() {
-                self.maybe_warn_capacity(i, n, now);
-            }
+            self.maybe_warn_capacity(i, n, now);
             let s = &mut self.slots[i].info;
             let small = n < BATCH_BYTES && n < s.shared.capacity / 8;
             if !force && small && now.wrapping_sub(s.last_drain) < self.batch_ticks {
@@ -358,36 +356,10 @@ impl Consumer {
             let (a, b) = chunk.as_slices();
             let split = Split { a, b };
             let base = clock::ticks();
-            if !self.segments {
-                // Text outputs only: every record goes to them.
-                let (records, marker_drops) = self.text_records(info, split, 0, n, base);
-                info.written += records;
-                info.drops_reported += marker_drops;
-                info.shared.consumer.written.store(info.written, Ordering::Relaxed);
-                chunk.commit(n);
-                self.slots.push(slot);
-                let last = self.slots.len() - 1;
-                self.slots.swap(i, last);
-                return n;
-            }
-            let mut pos = 0;
-            let mut rotations = 0;
-            while pos < n {
-                let (end, full) = self.write_batches(info, split, pos, base);
-                if end > pos {
-                    rotations = 0;
-                }
-                pos = end;
-                if full {
-                    rotations += 1;
-                    let rotated = self.seg.is_open() && rotations <= 2 && self.rotate();
-                    if !rotated {
-                        // Nowhere to write: count the rest as lost, never stall the ring.
-                        info.lost += count_records(&self.sites, split, pos);
-                        info.shared.consumer.lost.store(info.lost, Ordering::Relaxed);
-                        break;
-                    }
-                }
+            if self.segments {
+                self.write_to_segments(info, split, base);
+            } else {
+                self.write_text_only(info, split, base);
             }
             chunk.commit(n);
             n
@@ -396,6 +368,45 @@ impl Consumer {
         let last = self.slots.len() - 1;
         self.slots.swap(i, last);
         taken
+    }
+
+    /// Writes all of `split` as batches, rotating as segments fill.
+    fn write_to_segments(&mut self, info: &mut SlotInfo, split: Split<'_>, base: u64) {
+        let n = split.len();
+        let mut pos = 0;
+        let mut rotations = 0;
+        while pos < n {
+            let (end, full) = self.write_batches(info, split, pos, base);
+            if end > pos {
+                rotations = 0;
+            }
+            pos = end;
+            if full {
+                rotations += 1;
+                let rotated = self.seg.is_open() && rotations <= 2 && self.rotate();
+                if !rotated {
+                    // Nowhere to write: count the rest as lost, never stall the ring.
+                    info.lost += count_records(&self.sites, split, pos);
+                    info.shared.consumer.lost.store(info.lost, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Without segments (`Builder::segments(false)`): every record goes to the text outputs.
+    fn write_text_only(&mut self, info: &mut SlotInfo, split: Split<'_>, base: u64) {
+        let (records, marker_drops, end) = self.text_records(info, split, 0, split.len(), base);
+        info.written += records;
+        info.drops_reported += marker_drops;
+        info.shared.consumer.written.store(info.written, Ordering::Relaxed);
+        if end < split.len() {
+            // A record the consumer cannot take apart cannot come from our producers; count
+            // the rest as lost, as the segment path does, rather than write garbage.
+            self.shared.set_error(format!("malformed record in thread {}'s ring", info.shared.id));
+            info.lost += count_records(&self.sites, split, end).max(1);
+            info.shared.consumer.lost.store(info.lost, Ordering::Relaxed);
+        }
     }
 
     /// Writes records of `split` from `pos` as one or more batches. Returns how far it got
@@ -521,10 +532,17 @@ impl Consumer {
         }
     }
 
-    /// Formats `split[start..end]` for the text outputs; returns the records and the drops
-    /// that in-band markers report.
-    fn text_records(&mut self, slot: &SlotInfo, split: Split<'_>, start: usize, end: usize, base: u64) -> (u64, u64) {
-        let Some(mut text) = self.text.take() else { return (0, 0) };
+    /// Formats `split[start..end]` for the text outputs; returns the records, the drops that
+    /// in-band markers report, and where it stopped (`end` unless a record was malformed).
+    fn text_records(
+        &mut self,
+        slot: &SlotInfo,
+        split: Split<'_>,
+        start: usize,
+        end: usize,
+        base: u64,
+    ) -> (u64, u64, usize) {
+        let Some(mut text) = self.text.take() else { return (0, 0, end) };
         let anchor = self.anchor;
         let thread = (slot.shared.name.as_str(), slot.shared.id);
         let n = text.records(thread, split, start, end, base, &anchor, |id| {
@@ -775,9 +793,9 @@ impl Consumer {
             file!(),
             line!(),
         );
-        let (name, id) = (info.shared.name.clone(), info.shared.id);
-        let (pct, hw) = ((depth * 100 / cap) as u32, info.high_water);
-        let name = if name.is_empty() { format!("thread-{id}") } else { name };
+        let (id, pct, hw) = (info.shared.id, (depth * 100 / cap) as u32, info.high_water);
+        let mut name = String::new();
+        crate::text::line::push_thread(&mut name, &info.shared.name, id);
         self.write_own(&CAPACITY_SITE, (&name.as_str(), &id, &pct, &(depth as u64), &(cap as u64), &hw));
     }
 

@@ -191,7 +191,9 @@ impl TextSinks {
 
     /// Formats the records of `split[start..end]`, logged by `thread`, whose tick values are
     /// near `base`. `site` gives a call site's metadata and argument kinds. Returns the
-    /// records and the dropped records that in-band markers report.
+    /// records, the dropped records that in-band markers report, and where it stopped:
+    /// `end`, or the first record it could not take apart (an unknown call site, a bad
+    /// length), which the caller accounts for.
     #[allow(clippy::too_many_arguments)]
     pub fn records(
         &mut self,
@@ -202,7 +204,7 @@ impl TextSinks {
         base: u64,
         anchor: &Anchor,
         mut site: impl FnMut(u32) -> Option<(&'static Callsite, Arc<[u8]>, Option<usize>)>,
-    ) -> (u64, u64) {
+    ) -> (u64, u64, usize) {
         let (mut records, mut marker_drops) = (0, 0);
         let mut pos = start;
         while pos < end {
@@ -238,7 +240,7 @@ impl TextSinks {
             marker_drops += n.1;
             pos += len;
         }
-        (records, marker_drops)
+        (records, marker_drops, pos)
     }
 
     fn ensure_site(&mut self, id: u32, cs: &'static Callsite, kinds: Arc<[u8]>) {
