@@ -2,66 +2,14 @@
 
 use std::fmt::Write as _;
 
-use tapelog::serde_arg::Shapes;
 use tapelog::text::Value;
-use tapelog::wire::kinds::{decode_arg_with, ArgKind};
+use tapelog::wire::kinds::ArgKind;
 
 use crate::event::{DropsRef, RecordRef};
 pub use crate::timefmt::TimeFormatter;
 
-/// Decodes a record's arguments into `out`; returns why not, if the bytes do not match the
-/// call site's kinds.
-#[inline]
-pub fn decode_args<'a>(
-    kinds: &[u8],
-    mut args: &'a [u8],
-    shapes: &Shapes,
-    out: &mut Vec<Value<'a>>,
-) -> Result<(), String> {
-    // Values are assigned into place rather than pushed: a pushed enum is assembled on the
-    // stack by narrow stores and copied by wide loads, which stalls store forwarding on
-    // every argument (the decoder's hot path).
-    let base = out.len();
-    out.resize_with(base + kinds.len(), || Value::None);
-    for (i, &k) in kinds.iter().enumerate() {
-        let slot = &mut out[base + i];
-        macro_rules! le {
-            ($t:ty, $n:expr, $v:ident) => {
-                if let Some(b) = args.first_chunk::<$n>() {
-                    *slot = Value::$v(<$t>::from_le_bytes(*b));
-                    args = &args[$n..];
-                    continue;
-                }
-            };
-        }
-        match ArgKind(k) {
-            ArgKind::U8 => le!(u8, 1, U8),
-            ArgKind::U16 => le!(u16, 2, U16),
-            ArgKind::U32 => le!(u32, 4, U32),
-            ArgKind::U64 => le!(u64, 8, U64),
-            ArgKind::USIZE => le!(u64, 8, Usize),
-            ArgKind::I8 => le!(i8, 1, I8),
-            ArgKind::I16 => le!(i16, 2, I16),
-            ArgKind::I32 => le!(i32, 4, I32),
-            ArgKind::I64 => le!(i64, 8, I64),
-            ArgKind::ISIZE => le!(i64, 8, Isize),
-            ArgKind::F32 => le!(f32, 4, F32),
-            ArgKind::F64 => le!(f64, 8, F64),
-            _ => {}
-        }
-        match decode_arg_with(ArgKind(k), args, shapes) {
-            Ok((v, n)) => {
-                *slot = v;
-                args = &args[n..];
-            }
-            Err(e) => {
-                out.truncate(base + i);
-                return Err(e.to_string());
-            }
-        }
-    }
-    Ok(())
-}
+pub use tapelog::text::recycle;
+pub use tapelog::wire::kinds::decode_args;
 
 /// Decodes arguments of the fixed-size kinds (integers up to 64 bits, floats) into `arr`;
 /// false if any kind is another one or the bytes are short. `arr` must hold only `None` or
@@ -95,12 +43,6 @@ fn decode_fixed<'a>(kinds: &[u8], mut args: &'a [u8], arr: &mut [Value<'a>; 4]) 
         }
     }
     true
-}
-
-/// Reuses a vector's allocation for values of another lifetime.
-pub fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
-    v.clear();
-    v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
 }
 
 /// Renders the message of a record into `out`. On failure `out` holds a readable fallback

@@ -20,8 +20,8 @@ use super::writer::{Dest, TextCounters, Writer, CHUNK_BYTES};
 use crate::frontend::callsite::Callsite;
 use crate::serde_arg::{Shape, Shapes};
 use crate::text::line::{self, UtcNanos};
-use crate::text::{Template, Value};
-use crate::wire::kinds::{decode_arg_with, ArgKind};
+use crate::text::{recycle, Template, Value};
+use crate::wire::kinds::{decode_args, ArgKind};
 use crate::wire::record::{Anchor, Drops, Split};
 use crate::wire::{unwrap_ticks, RECORD_HEADER_LEN};
 
@@ -446,21 +446,6 @@ fn contiguous<'a>(split: Split<'a>, pos: usize, len: usize) -> Option<&'a [u8]> 
     } else {
         None
     }
-}
-
-fn decode_args<'a>(kinds: &[u8], mut args: &'a [u8], shapes: &Shapes, out: &mut Vec<Value<'a>>) -> Result<(), String> {
-    for &k in kinds {
-        let (v, n) = decode_arg_with(ArgKind(k), args, shapes).map_err(|e| e.to_string())?;
-        out.push(v);
-        args = &args[n..];
-    }
-    Ok(())
-}
-
-/// Reuses a vector's allocation for values of another lifetime.
-fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
-    v.clear();
-    v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
 }
 
 #[cfg(test)]

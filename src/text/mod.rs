@@ -2,7 +2,7 @@
 //! reproduces `format!` output from decoded [`Value`]s.
 
 mod value;
-pub use value::Value;
+pub use value::{recycle, Value};
 
 mod check;
 pub mod line;

@@ -172,6 +172,60 @@ pub fn decode_arg(kind: ArgKind, bytes: &[u8]) -> Result<(Value<'_>, usize), Arg
     decode(kind, bytes, None)
 }
 
+/// Decodes a record's arguments into `out`; returns why not, if the bytes do not match the
+/// call site's kinds.
+#[inline]
+pub fn decode_args<'a>(
+    kinds: &[u8],
+    mut args: &'a [u8],
+    shapes: &Shapes,
+    out: &mut Vec<Value<'a>>,
+) -> Result<(), String> {
+    // Values are assigned into place rather than pushed: a pushed enum is assembled on the
+    // stack by narrow stores and copied by wide loads, which stalls store forwarding on
+    // every argument (the decoder's hot path).
+    let base = out.len();
+    out.resize_with(base + kinds.len(), || Value::None);
+    for (i, &k) in kinds.iter().enumerate() {
+        let slot = &mut out[base + i];
+        macro_rules! le {
+            ($t:ty, $n:expr, $v:ident) => {
+                if let Some(b) = args.first_chunk::<$n>() {
+                    *slot = Value::$v(<$t>::from_le_bytes(*b));
+                    args = &args[$n..];
+                    continue;
+                }
+            };
+        }
+        match ArgKind(k) {
+            ArgKind::U8 => le!(u8, 1, U8),
+            ArgKind::U16 => le!(u16, 2, U16),
+            ArgKind::U32 => le!(u32, 4, U32),
+            ArgKind::U64 => le!(u64, 8, U64),
+            ArgKind::USIZE => le!(u64, 8, Usize),
+            ArgKind::I8 => le!(i8, 1, I8),
+            ArgKind::I16 => le!(i16, 2, I16),
+            ArgKind::I32 => le!(i32, 4, I32),
+            ArgKind::I64 => le!(i64, 8, I64),
+            ArgKind::ISIZE => le!(i64, 8, Isize),
+            ArgKind::F32 => le!(f32, 4, F32),
+            ArgKind::F64 => le!(f64, 8, F64),
+            _ => {}
+        }
+        match decode_arg_with(ArgKind(k), args, shapes) {
+            Ok((v, n)) => {
+                *slot = v;
+                args = &args[n..];
+            }
+            Err(e) => {
+                out.truncate(base + i);
+                return Err(e.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Decodes one argument of `kind` from the start of `bytes`, reading serde arguments with
 /// `shapes` (the `SHAPE` entries of the record's segment); returns it and its length.
 pub fn decode_arg_with<'a>(kind: ArgKind, bytes: &'a [u8], shapes: &Shapes) -> Result<(Value<'a>, usize), ArgError> {
