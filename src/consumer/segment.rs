@@ -29,7 +29,6 @@ use std::thread::JoinHandle;
 
 use memmap2::{MmapMut, MmapOptions};
 
-use crate::clock::CLOCK_KIND;
 use crate::wire::header::{FileHeader, COMMITTED_OFFSET, FLAGS_OFFSET, FLAG_FINALIZED};
 use crate::wire::{ENTRY_HEADER_LEN, FORMAT_VERSION, SEGMENT_EXT};
 
@@ -45,10 +44,17 @@ pub(crate) struct SegmentConfig {
     pub metadata: Vec<(String, String)>,
     pub max_files: Option<usize>,
     pub max_bytes: Option<u64>,
+    /// The writer's process id and clock, for the headers (a collector writes another
+    /// process's stream).
+    pub pid: u32,
+    pub clock: u8,
+    /// Sequence number of the first segment (a collector continues after earlier files).
+    pub first_seq: u32,
 }
 
 struct Open {
-    _file: File,
+    /// `None` for a segment in memory ([`SegmentWriter::memory`]).
+    _file: Option<File>,
     map: MmapMut,
     path: PathBuf,
     /// Next write position; invariant: header_len <= pos <= map.len().
@@ -204,6 +210,14 @@ pub(crate) struct SegmentWriter {
     /// Increments every time a segment is opened; the consumer uses it to know which
     /// dictionary entries the current segment already holds.
     pub serial: u64,
+    /// Whether segments live in memory only ([`SegmentWriter::memory`]).
+    memory: bool,
+}
+
+impl std::fmt::Debug for SegmentWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentWriter").field("dir", &self.cfg.dir).field("seq", &self.seq).finish_non_exhaustive()
+    }
 }
 
 impl SegmentWriter {
@@ -211,14 +225,24 @@ impl SegmentWriter {
     pub fn create(cfg: SegmentConfig) -> io::Result<Self> {
         fs::create_dir_all(&cfg.dir)?;
         let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size).ok();
-        let mut w = SegmentWriter { cfg, seq: 0, open: None, prep, serial: 0 };
+        let seq = cfg.first_seq;
+        let mut w = SegmentWriter { cfg, seq, open: None, prep, serial: 0, memory: false };
+        w.open_next()?;
+        Ok(w)
+    }
+
+    /// A writer whose "segments" are one anonymous mapping, reused at every rotation: the
+    /// consumer's entry logic runs unchanged for a network stream without segment files
+    /// (`Builder::segments(false)` with `Builder::network`).
+    pub fn memory(cfg: SegmentConfig) -> io::Result<Self> {
+        let mut w = SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: true };
         w.open_next()?;
         Ok(w)
     }
 
     /// A writer that never opens a segment (`Builder::segments(false)`).
     pub fn disabled(cfg: SegmentConfig) -> Self {
-        SegmentWriter { cfg, seq: 0, open: None, prep: None, serial: 0 }
+        SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: false }
     }
 
     /// Whether a segment is open for writing.
@@ -284,7 +308,7 @@ impl SegmentWriter {
 
     /// msyncs the committed bytes not yet synced.
     pub fn sync(&mut self) -> io::Result<()> {
-        if let Some(o) = self.open.as_mut() {
+        if let Some(o) = self.open.as_mut().filter(|o| o._file.is_some()) {
             if o.committed > o.synced {
                 let page = 4096;
                 let start = o.synced / page * page;
@@ -308,13 +332,14 @@ impl SegmentWriter {
     pub fn finalize(&mut self) {
         self.publish();
         let Some(o) = self.open.take() else { return };
+        let Some(file) = o._file else { return };
         let len = o.committed as u64;
         let flags = u16::from_le_bytes([o.map[FLAGS_OFFSET], o.map[FLAGS_OFFSET + 1]]) | FLAG_FINALIZED;
         drop(o.map);
         // The mapping is gone, so truncating cannot pull pages out from under it.
-        let done = o._file.set_len(len).and_then(|()| {
+        let done = file.set_len(len).and_then(|()| {
             use std::os::unix::fs::FileExt;
-            o._file.write_all_at(&flags.to_le_bytes(), FLAGS_OFFSET as u64)
+            file.write_all_at(&flags.to_le_bytes(), FLAGS_OFFSET as u64)
         });
         if let Err(e) = done {
             eprintln!("tapelog: cannot finalize {}: {e}", o.path.display());
@@ -323,6 +348,25 @@ impl SegmentWriter {
 
     /// Opens segment `seq` (creating it exclusively), then applies retention.
     pub fn open_next(&mut self) -> io::Result<()> {
+        if self.memory {
+            let map = MmapMut::map_anon(self.cfg.size)?;
+            // Entries start past where a header's committed-length cell would be, which
+            // `publish` still stores into.
+            let start = COMMITTED_OFFSET + 8;
+            self.open = Some(Open {
+                _file: None,
+                map,
+                path: PathBuf::new(),
+                pos: start,
+                committed: start,
+                synced: 0,
+                populated: self.cfg.size,
+                next_requested: true,
+            });
+            self.seq += 1;
+            self.serial += 1;
+            return Ok(());
+        }
         let name = format!("{FILE_PREFIX}{:020}-{:06}.{SEGMENT_EXT}", self.cfg.run_id, self.seq);
         let path = self.cfg.dir.join(name);
         let prepared = self.prep.as_mut().and_then(|p| p.take(self.seq));
@@ -337,9 +381,9 @@ impl SegmentWriter {
             committed: 0,
             run_id: self.cfg.run_id,
             seq: self.seq,
-            pid: std::process::id(),
+            pid: self.cfg.pid,
             created_unix_ns: crate::clock::unix_ns(),
-            clock: CLOCK_KIND,
+            clock: self.cfg.clock,
             metadata: self.cfg.metadata.clone(),
         };
         let mut hb = header.encode();
@@ -360,7 +404,7 @@ impl SegmentWriter {
         }
         let populated = POPULATE_WINDOW.min(self.cfg.size);
         self.open = Some(Open {
-            _file: file,
+            _file: Some(file),
             map,
             path,
             pos: header_len,
