@@ -65,6 +65,8 @@ pub(crate) struct Config {
     /// Bytes of formatted lines each text output may hold in its queue.
     pub text_queue_bytes: usize,
     pub capacity_warning: Option<CapacityWarning>,
+    /// The binary network stream, if any.
+    pub network: Option<crate::net::Network>,
 }
 
 /// When the consumer warns that a thread's ring is filling up: a WARN record of the
@@ -136,6 +138,7 @@ impl Builder {
                 segments: true,
                 text_queue_bytes: 4 << 20,
                 capacity_warning: Some(CapacityWarning { fill: 0.8, interval: std::time::Duration::from_secs(1) }),
+                network: None,
             },
         }
     }
@@ -237,8 +240,19 @@ impl Builder {
         self
     }
 
+    /// Streams every record, still unformatted, to a collector (`tapelog serve`), next to
+    /// the segments or (with [`segments(false)`](Self::segments)) on its own. Network I/O
+    /// runs on a thread of its own behind a bounded send buffer: a slow or absent collector
+    /// costs dropped records, counted and reported to the collector as gap markers, never a
+    /// stalled consumer or caller. Counters are in [`stats()`](crate::stats)`.network`.
+    pub fn network(mut self, net: crate::net::Network) -> Self {
+        self.cfg.network = Some(net);
+        self
+    }
+
     /// Whether to write binary segments (default `true`). With `false`, records go only to
-    /// the text outputs, and [`start()`](Self::start) needs at least one of those.
+    /// the text outputs and the network stream, and [`start()`](Self::start) needs at least
+    /// one of those.
     pub fn segments(mut self, on: bool) -> Self {
         self.cfg.segments = on;
         self
@@ -301,8 +315,17 @@ impl Builder {
             })?),
             None => None,
         };
-        if !cfg.segments && cfg.text.is_empty() {
-            return Err(StartError::Config("segments(false) needs at least one text_output".into()));
+        if !cfg.segments && cfg.text.is_empty() && cfg.network.is_none() {
+            return Err(StartError::Config("segments(false) needs a text_output or a network stream".into()));
+        }
+        if let Some(n) = &cfg.network {
+            if n.send_buffer < crate::net::MIN_SEND_BUFFER {
+                return Err(StartError::Config(format!(
+                    "network send_buffer {} is below the minimum {}",
+                    n.send_buffer,
+                    crate::net::MIN_SEND_BUFFER
+                )));
+            }
         }
         if let Some(w) = cfg.capacity_warning {
             if !(w.fill > 0.0 && w.fill <= 1.0) {

@@ -114,6 +114,8 @@ pub(crate) struct Shared {
     pub stalled: AtomicBool,
     /// Counters of the text outputs, in configuration order.
     pub text: Vec<Arc<TextCounters>>,
+    /// Counters of the network stream, once it runs.
+    pub net: OnceLock<Arc<crate::net::sender::NetShared>>,
 }
 
 impl Shared {
@@ -131,6 +133,7 @@ impl Shared {
             paused: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             text,
+            net: OnceLock::new(),
         }
     }
 

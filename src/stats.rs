@@ -84,6 +84,8 @@ pub struct Stats {
     pub sampled: Vec<SampledSite>,
     /// The text outputs, in configuration order.
     pub text: Vec<TextStats>,
+    /// The network stream, if configured.
+    pub network: Option<crate::net::NetworkStats>,
 }
 
 /// Counters of one text output ([`Builder::text_output`](crate::Builder::text_output)).
@@ -196,6 +198,7 @@ pub fn stats() -> Stats {
             errors: c.errors.load(Ordering::Relaxed),
         });
     }
+    out.network = sh.net.get().map(|n| crate::net::NetworkStats::read(n));
     out.last_error = sh.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
     out
 }

@@ -17,6 +17,7 @@ use crate::clock::{self, Calibrator};
 use crate::config::{Durability, Idle, StartError};
 use crate::frontend::args::ArgList;
 use crate::frontend::callsite::{register, registered_since, Callsite, Registered, DISABLED};
+use crate::net::sender::NetTap;
 use crate::shared::{Shared, ThreadShared};
 use crate::sink::text::TextSinks;
 use crate::wire::record::{
@@ -37,6 +38,30 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
     if !metadata.iter().any(|(k, _)| k == "pid") {
         metadata.push(("pid".into(), std::process::id().to_string()));
     }
+    let net = match &cfg.network {
+        Some(n) => {
+            let mut md = metadata.clone();
+            if !md.iter().any(|(k, _)| k == "host") {
+                md.push(("host".into(), hostname()));
+            }
+            let header = crate::wire::FileHeader {
+                version: crate::wire::FORMAT_VERSION,
+                flags: 0,
+                header_len: 0,
+                committed: 0,
+                run_id,
+                seq: 0,
+                pid: std::process::id(),
+                created_unix_ns: clock::unix_ns(),
+                clock: clock::CLOCK_KIND,
+                metadata: md,
+            };
+            let (tap, counters) = NetTap::start(n, header).map_err(io_err)?;
+            let _ = shared.net.set(counters);
+            Some(tap)
+        }
+        None => None,
+    };
     let seg_cfg = SegmentConfig {
         dir: cfg.dir.clone(),
         size: cfg.segment_size,
@@ -44,9 +69,18 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
         metadata,
         max_files: cfg.max_files,
         max_bytes: cfg.max_bytes,
+        pid: std::process::id(),
+        clock: clock::CLOCK_KIND,
+        first_seq: 0,
     };
-    let seg =
-        if cfg.segments { SegmentWriter::create(seg_cfg).map_err(io_err)? } else { SegmentWriter::disabled(seg_cfg) };
+    let seg = if cfg.segments {
+        SegmentWriter::create(seg_cfg).map_err(io_err)?
+    } else if net.is_some() {
+        // No files, but the network stream needs the same entries: segments in memory.
+        SegmentWriter::memory(seg_cfg).map_err(io_err)?
+    } else {
+        SegmentWriter::disabled(seg_cfg)
+    };
     let rate = clock::measure_rate(Duration::from_millis(10));
     crate::frontend::sample::TICKS_PER_SEC.store(rate as u64, Ordering::Relaxed);
     let core = cfg.consumer_core;
@@ -67,10 +101,22 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
             crate::signals::CONSUMER_TID.store(unsafe { libc::gettid() } as u64, Ordering::Relaxed);
             // Marks the consumer gone even if it panics, so flush() never waits forever.
             let _alive = AliveGuard(sh.clone());
-            let mut c = Consumer::new(sh.clone(), seg, text, rate);
+            let mut c = Consumer::new(sh.clone(), seg, text, net, rate);
             c.run();
         })
         .map_err(io_err)
+}
+
+/// This machine's host name, for the network stream's source identity.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// CPUs the system has online.
@@ -172,17 +218,20 @@ struct Consumer {
     warn_ticks: u64,
     /// The text outputs, if any.
     text: Option<TextSinks>,
-    /// Whether binary segments are written (`Builder::segments`).
+    /// Whether entries are written: to segment files, or (with `segments(false)` and a
+    /// network stream) to segments in memory that only feed the stream.
     segments: bool,
+    /// The network stream, if any.
+    net: Option<NetTap>,
     /// The latest calibration anchor, for the text outputs' timestamps.
     anchor: Anchor,
 }
 
 impl Consumer {
-    fn new(shared: Arc<Shared>, seg: SegmentWriter, text: Option<TextSinks>, rate: f64) -> Self {
+    fn new(shared: Arc<Shared>, seg: SegmentWriter, text: Option<TextSinks>, net: Option<NetTap>, rate: f64) -> Self {
         let batch_ticks = (rate * shared.config.batch_delay.as_secs_f64()) as u64;
         let warn_ticks = shared.config.capacity_warning.map_or(0, |w| (rate * w.interval.as_secs_f64()) as u64);
-        let segments = shared.config.segments;
+        let segments = shared.config.segments || net.is_some();
         let mut cal = Calibrator::new(rate);
         let anchor = cal.anchor();
         let mut c = Consumer {
@@ -200,9 +249,10 @@ impl Consumer {
             warn_ticks,
             text,
             segments,
+            net,
             anchor,
         };
-        c.shared.totals.segments.store(u64::from(c.segments), Ordering::Relaxed);
+        c.shared.totals.segments.store(u64::from(c.shared.config.segments), Ordering::Relaxed);
         c.write_anchor();
         c.seg.publish();
         c
@@ -229,6 +279,9 @@ impl Consumer {
             }
             let flushing = flush_req.is_some();
             let work = self.drain_all(flushing || shutdown);
+            if let Some(n) = self.net.as_mut().filter(|n| n.has_deferred()) {
+                n.retry();
+            }
             self.maybe_anchor();
             self.seg.publish();
             if let Some(t) = &mut self.text {
@@ -419,7 +472,7 @@ impl Consumer {
             self.scratch.clear();
             ThreadEntry { thread: slot.shared.id, os_tid: slot.shared.os_tid, name: &slot.shared.name }
                 .encode(&mut self.scratch);
-            if !self.seg.write_entry(entry::THREAD, &self.scratch) {
+            if !self.put_dict(entry::THREAD) {
                 return (pos, true);
             }
             slot.in_segment = self.seg.serial;
@@ -482,7 +535,7 @@ impl Consumer {
                 pos += len;
             }
             if pos > start {
-                self.write_batch(slot, split, start, pos, base);
+                self.write_batch(slot, split, start, pos, base, records);
                 slot.written += records;
                 slot.drops_reported += marker_drops;
                 slot.shared.consumer.written.store(slot.written, Ordering::Relaxed);
@@ -507,7 +560,7 @@ impl Consumer {
         (pos, false)
     }
 
-    fn write_batch(&mut self, slot: &SlotInfo, split: Split<'_>, start: usize, end: usize, base: u64) {
+    fn write_batch(&mut self, slot: &SlotInfo, split: Split<'_>, start: usize, end: usize, base: u64, records: u64) {
         let len = end - start;
         let total = ENTRY_HEADER_LEN + BATCH_FIXED_LEN + len;
         let mut fixed = [0u8; BATCH_FIXED_LEN];
@@ -524,6 +577,9 @@ impl Consumer {
         // One pass over the copy, which is hot in cache.
         let crc = crate::wire::entry_crc(entry::BATCH, (BATCH_FIXED_LEN + len) as u32, [&buf[ENTRY_HEADER_LEN..]]);
         buf[5..9].copy_from_slice(&crc.to_le_bytes());
+        if let Some(net) = &mut self.net {
+            net.batch(slot.shared.id, records, buf, base);
+        }
         let t = &self.shared.totals;
         t.bytes_written.fetch_add(total as u64, Ordering::Relaxed);
         t.batches.fetch_add(1, Ordering::Relaxed);
@@ -570,7 +626,7 @@ impl Consumer {
 
     /// Writes call site `id`'s dictionary entry into the current segment.
     fn write_site(&mut self, id: u32) -> bool {
-        let Some(Some(site)) = self.sites.get_mut(id as usize) else { return false };
+        let Some(Some(site)) = self.sites.get(id as usize) else { return false };
         self.scratch.clear();
         let cs = site.reg.cs;
         CallsiteEntry {
@@ -584,8 +640,11 @@ impl Consumer {
             fields: cs.fields.to_vec(),
         }
         .encode(&mut self.scratch);
-        if self.seg.write_entry(entry::CALLSITE, &self.scratch) {
-            site.in_segment = self.seg.serial;
+        if self.put_dict(entry::CALLSITE) {
+            let serial = self.seg.serial;
+            if let Some(Some(site)) = self.sites.get_mut(id as usize) {
+                site.in_segment = serial;
+            }
             true
         } else {
             false
@@ -616,11 +675,14 @@ impl Consumer {
 
     /// Writes shape `id`'s entry into the current segment.
     fn write_shape(&mut self, id: u32) -> bool {
-        let Some(shape) = self.shapes.get_mut(id as usize - 1) else { return false };
+        let Some(shape) = self.shapes.get(id as usize - 1) else { return false };
         self.scratch.clear();
         ShapeEntry { id, descriptor: &shape.descriptor }.encode(&mut self.scratch);
-        if self.seg.write_entry(entry::SHAPE, &self.scratch) {
-            shape.in_segment = self.seg.serial;
+        if self.put_dict(entry::SHAPE) {
+            let serial = self.seg.serial;
+            if let Some(shape) = self.shapes.get_mut(id as usize - 1) {
+                shape.in_segment = serial;
+            }
             true
         } else {
             false
@@ -632,7 +694,16 @@ impl Consumer {
         self.anchor = a;
         self.scratch.clear();
         a.encode(&mut self.scratch);
-        self.seg.write_entry(entry::ANCHOR, &self.scratch);
+        self.put_dict(entry::ANCHOR);
+    }
+
+    /// Writes the dictionary entry in `scratch` to the segment and hands it to the network
+    /// stream (which sends each one once per connection, whatever the segment did).
+    fn put_dict(&mut self, kind: u8) -> bool {
+        if let Some(net) = &mut self.net {
+            net.dict(kind, &self.scratch);
+        }
+        self.seg.write_entry(kind, &self.scratch)
     }
 
     fn maybe_anchor(&mut self) {
@@ -693,7 +764,7 @@ impl Consumer {
             self.scratch.clear();
             ThreadEntry { thread: slot.shared.id, os_tid: slot.shared.os_tid, name: &slot.shared.name }
                 .encode(&mut self.scratch);
-            if self.seg.write_entry(entry::THREAD, &self.scratch) {
+            if self.put_dict(entry::THREAD) {
                 slot.in_segment = self.seg.serial;
             }
         }
@@ -709,12 +780,18 @@ impl Consumer {
             if let Some(t) = &mut self.text {
                 t.drops((&slot.shared.name, slot.shared.id), &d, clock::ticks(), &self.anchor);
             }
+            if let Some(net) = &mut self.net {
+                net.drops(&d);
+            }
             if self.seg.write_entry(entry::DROPS, &self.scratch) || !self.segments {
                 slot.drops_reported += owed;
             }
         }
         self.scratch.clear();
         ThreadEnd { thread: slot.shared.id, logged, dropped: dropped + slot.lost }.encode(&mut self.scratch);
+        if let Some(net) = &mut self.net {
+            net.thread_end(slot.shared.id, &self.scratch);
+        }
         self.seg.write_entry(entry::THREAD_END, &self.scratch);
         self.seg.publish();
         if exited {
@@ -815,8 +892,12 @@ impl Consumer {
         self.write_anchor();
         self.seg.finalize();
         let _ = self.seg.sync();
+        let deadline = std::time::Instant::now() + self.shared.config.shutdown_timeout / 2;
         if let Some(t) = &mut self.text {
-            t.close(std::time::Instant::now() + self.shared.config.shutdown_timeout / 2);
+            t.close(deadline);
+        }
+        if let Some(net) = self.net.take() {
+            net.close(deadline);
         }
     }
 }
