@@ -23,6 +23,7 @@ pub mod merge;
 pub mod output;
 pub mod printer;
 pub mod progress;
+pub mod serve;
 pub mod stream;
 pub mod summary;
 pub mod template;

@@ -3,12 +3,14 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tapelog_decoder::template::{LineTemplate, DEFAULT_FORMAT, FIELDS};
 use tapelog_decoder::timefmt::{TimeFormatter, TsStyle};
-use tapelog_decoder::{cat, check, parse_time, summary, CatOptions, TextStyle, READS_VERSIONS};
+use tapelog_decoder::{cat, check, parse_time, serve, summary, CatOptions, TextStyle, READS_VERSIONS};
 
 fn long_version() -> &'static str {
     Box::leak(
@@ -136,6 +138,35 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Collect the binary network streams of loggers built with `Builder::network`: each
+    /// source (host, pid, run) gets a directory under DIR whose segments `tapelog cat` reads.
+    /// Stop with SIGINT or SIGTERM; files are finalized.
+    #[command(
+        after_help = "Connection events (accepted, closed and why) go to stderr, one line each. A connection that sends anything but the tapelog stream protocol, an unknown protocol version, a damaged entry, a frame over --max-frame, or that stalls mid-frame is closed; the others go on.\nExit codes: 0 stopped by a signal, 2 could not listen or create DIR."
+    )]
+    Serve {
+        /// Address to listen on (`host:port`; port 0 picks a free port, printed at start).
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+        /// Directory for the sources' segment directories.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Also print every record as text on stdout, each line prefixed with its source.
+        #[arg(long)]
+        print: bool,
+        /// Bytes per segment file the collector writes.
+        #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+        segment_size: usize,
+        /// Largest frame accepted, in bytes: a connection's buffer never grows past it.
+        #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+        max_frame: usize,
+        /// Seconds a sender may stay silent inside a frame (or before its HELLO).
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        stall_timeout: f64,
+        /// Color the printed level and timestamp: auto, always, never.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: Color,
+    },
     /// Verify headers, dictionaries, committed lengths, checksums and record framing.
     #[command(after_help = "Prints one line per file: OK, TORN at a byte offset, CORRUPT at a byte offset, or \
 UNREADABLE.\nExit codes: 0 every file OK (live, unfinalized segments included), 1 some file corrupt, 2 a path \
@@ -166,8 +197,67 @@ fn time_formatter(t: &TimeArgs) -> Result<TimeFormatter, String> {
     Ok(TimeFormatter::new(tz, t.ts_format.clone()))
 }
 
+fn serve_main(opts: serve::ServeOptions) -> i32 {
+    let stderr = &mut std::io::stderr();
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            let _ = writeln!(stderr, "tapelog serve: error: cannot handle signal {sig}: {e}");
+            return 2;
+        }
+    }
+    let c = match serve::Collector::bind(opts.clone(), stop, Box::new(std::io::stderr())) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(stderr, "tapelog serve: error: {e}");
+            return 2;
+        }
+    };
+    match c.local_addr() {
+        Ok(a) => {
+            let _ = writeln!(stderr, "tapelog serve: listening on {a}, writing to {}", opts.dir.display());
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "tapelog serve: error: {e}");
+            return 2;
+        }
+    }
+    match c.run() {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(stderr, "tapelog serve: error: {e}");
+            2
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Cmd::Serve { listen, dir, print, segment_size, max_frame, stall_timeout, color } = cli.cmd {
+        let color = match color {
+            Color::Never => false,
+            Color::Always => true,
+            Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        };
+        let print = print.then(|| CatOptions {
+            style: TextStyle::new(
+                LineTemplate::default(),
+                TimeFormatter::new(jiff::tz::TimeZone::UTC, TsStyle::Rfc3339),
+                color,
+            ),
+            ..CatOptions::default()
+        });
+        let opts = serve::ServeOptions {
+            listen,
+            dir,
+            segment_size,
+            max_frame,
+            stall_timeout: Duration::from_secs_f64(stall_timeout.max(0.1)),
+            print,
+        };
+        // Not under a stderr lock: connection threads log to stderr.
+        return ExitCode::from(serve_main(opts) as u8);
+    }
     let mut stderr = std::io::stderr().lock();
     let code = match cli.cmd {
         Cmd::Cat {
@@ -239,6 +329,7 @@ fn main() -> ExitCode {
                 2
             }
         },
+        Cmd::Serve { .. } => unreachable!("handled before stderr is locked"),
         Cmd::Check { paths, json, quiet } => {
             let mut reports = Vec::new();
             let mut stdout = std::io::stdout().lock();
