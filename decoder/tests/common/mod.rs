@@ -1,6 +1,8 @@
 //! Helpers shared by the decoder's integration tests.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
