@@ -76,8 +76,10 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
     let seg = if cfg.segments {
         SegmentWriter::create(seg_cfg).map_err(io_err)?
     } else if net.is_some() {
-        // No files, but the network stream needs the same entries: segments in memory.
-        SegmentWriter::memory(seg_cfg).map_err(io_err)?
+        // No files, but the network stream needs the same entries: segments in memory, no
+        // bigger than the largest batch needs.
+        let size = seg_cfg.size.min((cfg.ring_capacity + crate::config::SEGMENT_HEADROOM).max(8 << 20));
+        SegmentWriter::memory(SegmentConfig { size, ..seg_cfg }).map_err(io_err)?
     } else {
         SegmentWriter::disabled(seg_cfg)
     };

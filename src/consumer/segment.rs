@@ -212,6 +212,9 @@ pub(crate) struct SegmentWriter {
     pub serial: u64,
     /// Whether segments live in memory only ([`SegmentWriter::memory`]).
     memory: bool,
+    /// In memory mode, the mapping of the last segment, reused by the next (its pages are
+    /// faulted in already).
+    spare: Option<MmapMut>,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -226,7 +229,7 @@ impl SegmentWriter {
         fs::create_dir_all(&cfg.dir)?;
         let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size).ok();
         let seq = cfg.first_seq;
-        let mut w = SegmentWriter { cfg, seq, open: None, prep, serial: 0, memory: false };
+        let mut w = SegmentWriter { cfg, seq, open: None, prep, serial: 0, memory: false, spare: None };
         w.open_next()?;
         Ok(w)
     }
@@ -235,14 +238,15 @@ impl SegmentWriter {
     /// consumer's entry logic runs unchanged for a network stream without segment files
     /// (`Builder::segments(false)` with `Builder::network`).
     pub fn memory(cfg: SegmentConfig) -> io::Result<Self> {
-        let mut w = SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: true };
+        let mut w =
+            SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: true, spare: None };
         w.open_next()?;
         Ok(w)
     }
 
     /// A writer that never opens a segment (`Builder::segments(false)`).
     pub fn disabled(cfg: SegmentConfig) -> Self {
-        SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: false }
+        SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: false, spare: None }
     }
 
     /// Whether a segment is open for writing.
@@ -332,7 +336,10 @@ impl SegmentWriter {
     pub fn finalize(&mut self) {
         self.publish();
         let Some(o) = self.open.take() else { return };
-        let Some(file) = o._file else { return };
+        let Some(file) = o._file else {
+            self.spare = Some(o.map);
+            return;
+        };
         let len = o.committed as u64;
         let flags = u16::from_le_bytes([o.map[FLAGS_OFFSET], o.map[FLAGS_OFFSET + 1]]) | FLAG_FINALIZED;
         drop(o.map);
@@ -349,7 +356,10 @@ impl SegmentWriter {
     /// Opens segment `seq` (creating it exclusively), then applies retention.
     pub fn open_next(&mut self) -> io::Result<()> {
         if self.memory {
-            let map = MmapMut::map_anon(self.cfg.size)?;
+            let map = match self.spare.take() {
+                Some(m) => m,
+                None => MmapMut::map_anon(self.cfg.size)?,
+            };
             // Entries start past where a header's committed-length cell would be, which
             // `publish` still stores into.
             let start = COMMITTED_OFFSET + 8;
