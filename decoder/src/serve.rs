@@ -332,8 +332,10 @@ enum Why {
 /// A connection's input: a buffer that grows only up to the frame being read.
 struct FrameReader {
     stream: TcpStream,
+    /// Zeroed once; bytes `start..end` are received and not yet consumed.
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     /// Stream offset of `buf[start]`.
     offset: u64,
     stall: Duration,
@@ -341,11 +343,11 @@ struct FrameReader {
 
 impl FrameReader {
     fn new(stream: TcpStream, stall: Duration) -> FrameReader {
-        FrameReader { stream, buf: Vec::with_capacity(256 << 10), start: 0, offset: 0, stall }
+        FrameReader { stream, buf: vec![0; 256 << 10], start: 0, end: 0, offset: 0, stall }
     }
 
     fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
     }
 
     fn offset(&self) -> u64 {
@@ -367,28 +369,25 @@ impl FrameReader {
     fn need(&mut self, n: usize, stop: &AtomicBool, give_up: &dyn Fn() -> bool) -> Result<(), Why> {
         let mut last_progress = Instant::now();
         while self.buffered() < n {
-            if self.start > 0 && (self.start >= self.buf.len() / 2 || self.buf.capacity() - self.buf.len() < 64 << 10) {
-                self.buf.drain(..self.start);
+            if self.buf.len() - self.start < n || self.buf.len() - self.end < 64 << 10 {
+                // Move the partial frame to the front (so reads stay big), growing only for
+                // a frame this big.
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
                 self.start = 0;
-            }
-            let have = self.buf.len();
-            let want = (n - self.buffered()).max(256 << 10);
-            self.buf.resize(have + want, 0);
-            let r = self.stream.read(&mut self.buf[have..]);
-            let got = match r {
-                Ok(0) => {
-                    self.buf.truncate(have);
-                    return Err(Why::End(End::Closed));
+                if self.buf.len() < n {
+                    self.buf.resize(n, 0);
                 }
+            }
+            let r = self.stream.read(&mut self.buf[self.end..]);
+            let got = match r {
+                Ok(0) => return Err(Why::End(End::Closed)),
                 Ok(k) => k,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => 0,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-                Err(e) => {
-                    self.buf.truncate(have);
-                    return Err(Why::Msg(format!("read failed at stream byte {}: {e}", self.offset)));
-                }
+                Err(e) => return Err(Why::Msg(format!("read failed at stream byte {}: {e}", self.offset))),
             };
-            self.buf.truncate(have + got);
+            self.end += got;
             if got > 0 {
                 last_progress = Instant::now();
                 continue;
