@@ -67,6 +67,20 @@ pub(crate) struct Config {
     pub capacity_warning: Option<CapacityWarning>,
     /// The binary network stream, if any.
     pub network: Option<crate::net::Network>,
+    /// Sinks of the program's own, by name.
+    pub sinks: Vec<(String, SinkSlot)>,
+    /// Bytes each sink on its own thread may have queued.
+    pub sink_queue_bytes: usize,
+}
+
+/// A sink waiting for `start()` (shared by clones of the builder; the first start takes it).
+#[derive(Clone)]
+pub(crate) struct SinkSlot(pub std::sync::Arc<std::sync::Mutex<Option<Box<dyn crate::Sink>>>>);
+
+impl std::fmt::Debug for SinkSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
 }
 
 /// When the consumer warns that a thread's ring is filling up: a WARN record of the
@@ -139,6 +153,8 @@ impl Builder {
                 text_queue_bytes: 4 << 20,
                 capacity_warning: Some(CapacityWarning { fill: 0.8, interval: std::time::Duration::from_secs(1) }),
                 network: None,
+                sinks: Vec::new(),
+                sink_queue_bytes: 4 << 20,
             },
         }
     }
@@ -250,6 +266,22 @@ impl Builder {
         self
     }
 
+    /// Adds a sink of the program's own (see [`Sink`](crate::Sink)), named `name` in
+    /// [`stats()`](crate::stats)`.sinks`. It gets every record, decoded on the consumer
+    /// thread, or on a thread of its own if it [may block](crate::Sink::may_block).
+    pub fn sink(mut self, name: impl Into<String>, sink: impl crate::Sink) -> Self {
+        let slot = SinkSlot(std::sync::Arc::new(std::sync::Mutex::new(Some(Box::new(sink)))));
+        self.cfg.sinks.push((name.into(), slot));
+        self
+    }
+
+    /// Bytes of records each sink that may block can have queued before its records are
+    /// dropped (and counted); default 4 MiB.
+    pub fn sink_queue_bytes(mut self, bytes: usize) -> Self {
+        self.cfg.sink_queue_bytes = bytes;
+        self
+    }
+
     /// Whether to write binary segments (default `true`). With `false`, records go only to
     /// the text outputs and the network stream, and [`start()`](Self::start) needs at least
     /// one of those.
@@ -346,10 +378,22 @@ impl Builder {
             return Err(StartError::AlreadyRunning);
         }
         let generation = cur.as_ref().map_or(0, |s| s.generation) + 1;
-        let text = crate::sink::text::TextSinks::open(&cfg.text, cfg.text_queue_bytes)
+        let mut sinks = Vec::new();
+        for (name, slot) in &cfg.sinks {
+            match slot.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                Some(s) => sinks.push((name.clone(), s)),
+                None => {
+                    return Err(StartError::Config(format!("sink {name:?} was already taken by an earlier start()")))
+                }
+            }
+        }
+        let text = crate::sink::text::TextSinks::open(&cfg.text, cfg.text_queue_bytes, sinks, cfg.sink_queue_bytes)
             .map_err(|(path, source)| StartError::Io { path, source })?;
+        let sink_counters = text.as_ref().map(|t| t.sink_counters()).unwrap_or_default();
         let text_counters = text.as_ref().map(|t| t.counters()).unwrap_or_default();
-        let shared = Arc::new(Shared::new(generation, cfg, text_counters));
+        let mut shared = Shared::new(generation, cfg, text_counters);
+        shared.sinks = sink_counters;
+        let shared = Arc::new(shared);
         let handle = crate::consumer::spawn(shared.clone(), text)?;
         if let Some(f) = filter {
             crate::frontend::callsite::apply_filter(f);

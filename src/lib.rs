@@ -53,8 +53,8 @@ pub use net::{Network, NetworkStats};
 pub use panic_hook::install_panic_hook;
 pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
-pub use sink::{Facility, Syslog, TextOutput, Transport};
-pub use stats::{health, stats, Health, HealthStatus, SampledSite, Stats, TextStats, ThreadStats, Totals};
+pub use sink::{Facility, RawBatch, Record, Sink, Syslog, TextOutput, Transport};
+pub use stats::{health, stats, Health, HealthStatus, SampledSite, SinkStats, Stats, TextStats, ThreadStats, Totals};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
 /// order) is in the segment, and synced if [`Durability::SyncOnFlush`] is set. Returns at

@@ -116,6 +116,8 @@ pub(crate) struct Shared {
     pub text: Vec<Arc<TextCounters>>,
     /// Counters of the network stream, once it runs.
     pub net: OnceLock<Arc<crate::net::sender::NetShared>>,
+    /// Counters of the program's sinks, in configuration order.
+    pub sinks: Vec<Arc<crate::sink::user::SinkCounters>>,
 }
 
 impl Shared {
@@ -134,6 +136,7 @@ impl Shared {
             stalled: AtomicBool::new(false),
             text,
             net: OnceLock::new(),
+            sinks: Vec::new(),
         }
     }
 

@@ -86,6 +86,25 @@ pub struct Stats {
     pub text: Vec<TextStats>,
     /// The network stream, if configured.
     pub network: Option<crate::net::NetworkStats>,
+    /// The program's sinks ([`Builder::sink`](crate::Builder::sink)), in configuration order.
+    pub sinks: Vec<SinkStats>,
+}
+
+/// Counters of one sink of the program's ([`Builder::sink`](crate::Builder::sink)).
+///
+/// After shutdown, every record the segments got is in `records` or `dropped` (unless the
+/// sink was disabled, after which it gets nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SinkStats {
+    /// Its name.
+    pub name: String,
+    /// Records handed to it.
+    pub records: u64,
+    /// Records dropped because its queue was full (sinks that may block).
+    pub dropped: u64,
+    /// Why it was disabled: the message of its panic.
+    pub disabled: Option<String>,
 }
 
 /// Counters of one text output ([`Builder::text_output`](crate::Builder::text_output)).
@@ -196,6 +215,14 @@ pub fn stats() -> Stats {
             bytes: c.bytes.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
+        });
+    }
+    for c in &sh.sinks {
+        out.sinks.push(SinkStats {
+            name: c.name.clone(),
+            records: c.records.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            disabled: c.disabled.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         });
     }
     out.network = sh.net.get().map(|n| crate::net::NetworkStats::read(n));

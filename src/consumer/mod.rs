@@ -286,6 +286,7 @@ impl Consumer {
             }
             self.maybe_anchor();
             self.seg.publish();
+            self.report_disabled_sinks();
             if let Some(t) = &mut self.text {
                 if flushing {
                     t.mark_flush();
@@ -850,6 +851,25 @@ impl Consumer {
         }
         self.seg.publish();
         self.own_slot = Some(slot);
+    }
+
+    /// Writes an ERROR record for each sink of the program's that panicked since the last
+    /// look: "sink NAME panicked and is disabled: MESSAGE".
+    fn report_disabled_sinks(&mut self) {
+        let Some(t) = &self.text else { return };
+        if self.shared.sinks.is_empty() {
+            return;
+        }
+        for (name, why) in t.newly_disabled() {
+            static SINK_SITE: Callsite = Callsite::new(
+                crate::Level::Error,
+                "sink {} panicked and is disabled: {}",
+                module_path!(),
+                file!(),
+                line!(),
+            );
+            self.write_own(&SINK_SITE, (&name.as_str(), &why.as_str()));
+        }
     }
 
     /// Writes a capacity warning for a ring holding `depth` bytes, unless one was written for

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::syslog::{self, Header, Link, Syslog, Transport};
+use super::user::{Chunk, Guarded, RawBatch, Record, Sink, SinkCounters, SiteCache, Worker};
 use super::writer::{Dest, TextCounters, Writer, CHUNK_BYTES};
 use crate::frontend::callsite::Callsite;
 use crate::serde_arg::{Shape, Shapes};
@@ -130,6 +131,12 @@ pub(crate) struct TextSinks {
     sd: Option<String>,
     /// Scratch for one structured-data value.
     tmp: String,
+    /// Sinks of the program's that run on this thread.
+    users: Vec<Guarded>,
+    /// Sinks of the program's that run on threads of their own.
+    workers: Vec<Worker>,
+    /// A batch that wraps around the end of the ring, made contiguous for raw sinks.
+    batch: Vec<u8>,
 }
 
 impl std::fmt::Debug for TextSinks {
@@ -141,8 +148,13 @@ impl std::fmt::Debug for TextSinks {
 impl TextSinks {
     /// Opens every output (files on the caller's thread, so errors reach `start()`) and
     /// starts their writer threads. `None` without outputs.
-    pub fn open(outputs: &[TextOutput], queue_bytes: usize) -> Result<Option<TextSinks>, (PathBuf, std::io::Error)> {
-        if outputs.is_empty() {
+    pub fn open(
+        outputs: &[TextOutput],
+        queue_bytes: usize,
+        sinks: Vec<(String, Box<dyn Sink>)>,
+        sink_queue_bytes: usize,
+    ) -> Result<Option<TextSinks>, (PathBuf, std::io::Error)> {
+        if outputs.is_empty() && sinks.is_empty() {
             return Ok(None);
         }
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -170,6 +182,24 @@ impl TextSinks {
             outs.push(Out { writer, color, syslog: header, buf, lines: 0 });
         }
         let any_syslog = outs.iter().any(|o| o.syslog.is_some());
+        let (mut users, mut workers) = (Vec::new(), Vec::new());
+        for (name, sink) in sinks {
+            let blocks = sink.may_block();
+            let g = Guarded::new(name.clone(), sink);
+            if !blocks {
+                users.push(g);
+                continue;
+            }
+            let counters = g.counters.clone();
+            let mut r = TextSinks::renderer(g);
+            let mut cache = SiteCache::default();
+            let w = Worker::start(counters, sink_queue_bytes, move |c| match c {
+                Some(c) => r.chunk(c, &mut cache),
+                None => r.close_users(),
+            })
+            .map_err(|e| (PathBuf::from(name), e))?;
+            workers.push(w);
+        }
         Ok(Some(TextSinks {
             outs,
             sites: Vec::new(),
@@ -181,7 +211,57 @@ impl TextSinks {
             copy: Vec::new(),
             sd: any_syslog.then(String::new),
             tmp: String::new(),
+            users,
+            workers,
+            batch: Vec::new(),
         }))
+    }
+
+    /// A formatter for one sink on its own thread: no outputs, just the sink.
+    fn renderer(g: Guarded) -> TextSinks {
+        TextSinks {
+            outs: Vec::new(),
+            sites: Vec::new(),
+            shapes: Shapes::new(),
+            shapes_known: 0,
+            ts: UtcNanos::new(),
+            line: String::with_capacity(256),
+            vals: Vec::new(),
+            copy: Vec::new(),
+            sd: None,
+            tmp: String::new(),
+            users: vec![g],
+            workers: Vec::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// On a sink's own thread: one chunk the consumer queued.
+    fn chunk(&mut self, c: Chunk, cache: &mut SiteCache) {
+        let split = Split { a: &c.bytes, b: &[] };
+        let thread = (&*c.thread, c.thread_id);
+        self.records(thread, split, 0, c.bytes.len(), c.base, &c.anchor, |id| cache.get(id));
+        self.end_pass();
+    }
+
+    /// Closes the sinks of the program's that run on this thread.
+    fn close_users(&mut self) {
+        for u in &mut self.users {
+            u.call(|s| s.close());
+        }
+    }
+
+    /// Counters of the sinks of the program's, in configuration order.
+    pub fn sink_counters(&self) -> Vec<std::sync::Arc<SinkCounters>> {
+        self.users.iter().map(|u| u.counters.clone()).chain(self.workers.iter().map(|w| w.counters.clone())).collect()
+    }
+
+    /// Sinks that panicked since the last call: (name, why), each reported once.
+    pub fn newly_disabled(&self) -> Vec<(String, String)> {
+        let all = self.users.iter().map(|u| &u.counters).chain(self.workers.iter().map(|w| &w.counters));
+        all.filter(|c| c.newly_disabled.swap(false, std::sync::atomic::Ordering::Acquire))
+            .map(|c| (c.name.clone(), c.disabled.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default()))
+            .collect()
     }
 
     /// The outputs' counters, for `stats()` and `flush()`.
@@ -207,6 +287,7 @@ impl TextSinks {
     ) -> (u64, u64, usize) {
         let (mut records, mut marker_drops) = (0, 0);
         let mut pos = start;
+        let format = !self.outs.is_empty() || self.users.iter().any(|u| !u.raw);
         while pos < end {
             let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
             let len = if id == crate::wire::DROP_MARKER_ID {
@@ -219,6 +300,16 @@ impl TextSinks {
             };
             if pos + len > end {
                 break;
+            }
+            if !format {
+                // Only raw sinks and sinks on their own threads: count, do not format.
+                if id == crate::wire::DROP_MARKER_ID {
+                    marker_drops += split.get::<8>(pos + RECORD_HEADER_LEN).map_or(0, u64::from_le_bytes);
+                } else {
+                    records += 1;
+                }
+                pos += len;
+                continue;
             }
             let rec: &[u8] = match contiguous(split, pos, len) {
                 Some(r) => r,
@@ -240,7 +331,55 @@ impl TextSinks {
             marker_drops += n.1;
             pos += len;
         }
+        if pos > start && (!self.workers.is_empty() || self.users.iter().any(|u| u.raw)) {
+            self.batch_to_sinks(thread, split, start, pos, base, anchor, records);
+        }
         (records, marker_drops, pos)
+    }
+
+    /// Hands `split[start..end]` (`records` records) to the raw sinks on this thread and
+    /// queues it for the sinks on threads of their own.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_to_sinks(
+        &mut self,
+        thread: (&str, u32),
+        split: Split<'_>,
+        start: usize,
+        end: usize,
+        base: u64,
+        anchor: &Anchor,
+        records: u64,
+    ) {
+        let mut copy = std::mem::take(&mut self.batch);
+        let bytes: &[u8] = match contiguous(split, start, end - start) {
+            Some(b) => b,
+            None => {
+                copy.clear();
+                split.pieces(start, end, |p| copy.extend_from_slice(p));
+                &copy
+            }
+        };
+        let rb = RawBatch {
+            thread_id: thread.1,
+            thread: thread.0,
+            base_ticks: base,
+            anchor_ticks: anchor.ticks,
+            anchor_unix_ns: anchor.unix_ns,
+            ticks_per_sec: anchor.ticks_per_sec,
+            bytes,
+        };
+        for u in self.users.iter_mut().filter(|u| u.raw) {
+            u.call(|s| s.raw(&rb));
+            if !u.disabled {
+                u.counters.records.fetch_add(records, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        for w in &self.workers {
+            let c =
+                Chunk { thread: thread.0.into(), thread_id: thread.1, base, anchor: *anchor, bytes: bytes.to_vec() };
+            w.send(c, records);
+        }
+        self.batch = copy;
     }
 
     fn ensure_site(&mut self, id: u32, cs: &'static Callsite, kinds: Arc<[u8]>) {
@@ -288,7 +427,7 @@ impl TextSinks {
             let _ = write!(tmp, "{}", cs.line);
             syslog::push_param(sd, "line", tmp);
         }
-        let msg_end = self.message(id, &kinds, args);
+        let msg_end = self.message(id, &kinds, args, thread, ns);
         if let Some(sd) = &mut self.sd {
             sd.push(']');
         }
@@ -307,7 +446,7 @@ impl TextSinks {
 
     /// Appends the message and the fields of a record of call site `id` to the line (and the
     /// fields to the structured data, with syslog outputs); returns where the message ends.
-    fn message(&mut self, id: u32, kinds: &[u8], args: &[u8]) -> usize {
+    fn message(&mut self, id: u32, kinds: &[u8], args: &[u8], who: (&str, u32), ns: i128) -> usize {
         let mut vals = recycle(std::mem::take(&mut self.vals));
         let mut res = decode_args(kinds, args, &self.shapes, &mut vals);
         if res.is_err() && kinds.iter().any(|&k| ArgKind(k).base() == ArgKind::SERDE) {
@@ -351,6 +490,29 @@ impl TextSinks {
             }
             end
         };
+        if self.users.iter().any(|u| !u.raw) {
+            let cs = site.cs;
+            let rec = Record {
+                level: cs.level,
+                target: cs.module,
+                file: cs.file,
+                line: cs.line,
+                format: cs.format,
+                thread: who.0,
+                thread_id: who.1,
+                unix_ns: ns,
+                values: &vals,
+                field_names: cs.fields,
+                text: &self.line,
+                message: &self.line[start..end],
+            };
+            for u in self.users.iter_mut().filter(|u| !u.raw) {
+                u.call(|s| s.record(&rec));
+                if !u.disabled {
+                    u.counters.records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
         self.vals = recycle(vals);
         end
     }
@@ -401,6 +563,9 @@ impl TextSinks {
         for o in &mut self.outs {
             o.submit();
         }
+        for u in &mut self.users {
+            u.call(|s| s.end_batch());
+        }
     }
 
     /// Ends the pass and makes everything handed over what `flush()` waits for.
@@ -416,6 +581,11 @@ impl TextSinks {
         for o in &mut self.outs {
             let buf = std::mem::take(&mut o.buf);
             o.writer.close(buf, std::mem::take(&mut o.lines), deadline);
+        }
+        self.end_pass();
+        self.close_users();
+        for w in &mut self.workers {
+            w.close(deadline);
         }
     }
 }
