@@ -43,6 +43,14 @@ macro_rules! debug {
 /// tapelog::warn!(per_sec = 50; "at most 50 per second: {}", i);
 /// ```
 ///
+/// A named logger, for routing records to outputs ([`Route::logger`](crate::Route::logger)),
+/// comes before everything else:
+///
+/// ```
+/// # let (id, qty) = (42u64, 100u32);
+/// tapelog::info!(logger: "trades", order_id = id; "filled {}", qty);
+/// ```
+///
 /// ```compile_fail
 /// tapelog::info!("missing {} argument");
 /// ```
@@ -66,35 +74,46 @@ macro_rules! error {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __log {
-    ($lvl:expr, sample = $p:expr; $($rest:tt)+) => {
-        $crate::__log_fields!($lvl, [$crate::__private::Sampler::probability($p)], $($rest)+)
-    };
-    ($lvl:expr, every = $n:expr; $($rest:tt)+) => {
-        $crate::__log_fields!($lvl, [$crate::__private::Sampler::every($n)], $($rest)+)
-    };
-    ($lvl:expr, per_sec = $n:expr; $($rest:tt)+) => {
-        $crate::__log_fields!($lvl, [$crate::__private::Sampler::per_sec($n)], $($rest)+)
+    ($lvl:expr, logger: $name:literal, $($rest:tt)+) => {
+        $crate::__log_opts!($lvl, ($name), $($rest)+)
     };
     ($lvl:expr, $($rest:tt)+) => {
-        $crate::__log_fields!($lvl, [], $($rest)+)
+        $crate::__log_opts!($lvl, (), $($rest)+)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_opts {
+    ($lvl:expr, ($($lg:literal)?), sample = $p:expr; $($rest:tt)+) => {
+        $crate::__log_fields!($lvl, ($($lg)?), [$crate::__private::Sampler::probability($p)], $($rest)+)
+    };
+    ($lvl:expr, ($($lg:literal)?), every = $n:expr; $($rest:tt)+) => {
+        $crate::__log_fields!($lvl, ($($lg)?), [$crate::__private::Sampler::every($n)], $($rest)+)
+    };
+    ($lvl:expr, ($($lg:literal)?), per_sec = $n:expr; $($rest:tt)+) => {
+        $crate::__log_fields!($lvl, ($($lg)?), [$crate::__private::Sampler::per_sec($n)], $($rest)+)
+    };
+    ($lvl:expr, ($($lg:literal)?), $($rest:tt)+) => {
+        $crate::__log_fields!($lvl, ($($lg)?), [], $($rest)+)
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __log_fields {
-    ($lvl:expr, [$($s:expr)?], $($key:ident = $val:expr),+ ; $fmt:literal $(, $arg:expr)* $(,)?) => {
-        $crate::__log_at!($lvl, [$($s)?], [$($key = $val),+], $fmt $(, $arg)*)
+    ($lvl:expr, ($($lg:literal)?), [$($s:expr)?], $($key:ident = $val:expr),+ ; $fmt:literal $(, $arg:expr)* $(,)?) => {
+        $crate::__log_at!($lvl, ($($lg)?), [$($s)?], [$($key = $val),+], $fmt $(, $arg)*)
     };
-    ($lvl:expr, [$($s:expr)?], $fmt:literal $(, $arg:expr)* $(,)?) => {
-        $crate::__log_at!($lvl, [$($s)?], [], $fmt $(, $arg)*)
+    ($lvl:expr, ($($lg:literal)?), [$($s:expr)?], $fmt:literal $(, $arg:expr)* $(,)?) => {
+        $crate::__log_at!($lvl, ($($lg)?), [$($s)?], [], $fmt $(, $arg)*)
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __log_at {
-    ($lvl:expr, [], [$($key:ident = $val:expr),*], $fmt:literal $(, $arg:expr)*) => {{
+    ($lvl:expr, ($($lg:literal)?), [], [$($key:ident = $val:expr),*], $fmt:literal $(, $arg:expr)*) => {{
         const _: () = $crate::__private::check_format($fmt, <[()]>::len(&[$($crate::__unit!($arg)),*]));
         // A constant condition: below the compile-time maximum level the call compiles to
         // nothing (its arguments are type-checked, never evaluated).
@@ -106,7 +125,8 @@ macro_rules! __log_at {
                 ::core::file!(),
                 ::core::line!(),
             )
-            .with_fields(&[$(::core::stringify!($key)),*]);
+            .with_fields(&[$(::core::stringify!($key)),*])
+            .with_logger(&[$($lg)?]);
             // One relaxed load: > 0 as i32 means registered and enabled.
             let __state = __TAPELOG_CALLSITE.state();
             if (__state as i32) > 0 {
@@ -121,7 +141,7 @@ macro_rules! __log_at {
             let _ = ::core::format_args!($fmt $(, $arg)*);
         }
     }};
-    ($lvl:expr, [$sampler:expr], [$($key:ident = $val:expr),*], $fmt:literal $(, $arg:expr)*) => {{
+    ($lvl:expr, ($($lg:literal)?), [$sampler:expr], [$($key:ident = $val:expr),*], $fmt:literal $(, $arg:expr)*) => {{
         const _: () = $crate::__private::check_format($fmt, <[()]>::len(&[$($crate::__unit!($arg)),*]));
         if const { $crate::__private::static_enabled($lvl) } {
             static __TAPELOG_SAMPLER: $crate::__private::Sampler = $sampler;
@@ -133,6 +153,7 @@ macro_rules! __log_at {
                 ::core::line!(),
             )
             .with_fields(&[$(::core::stringify!($key)),*])
+            .with_logger(&[$($lg)?])
             .sampled(&__TAPELOG_SAMPLER);
             let __state = __TAPELOG_CALLSITE.state();
             if (__state as i32) > 0 {

@@ -32,17 +32,37 @@ pub struct Callsite {
     pub sampler: Option<&'static Sampler>,
     /// Names of key-value fields; their values are the last arguments.
     pub fields: &'static [&'static str],
+    /// The logger named in the macro (`info!(logger: "trades", ...)`), for routing.
+    pub logger: Option<&'static str>,
 }
 
 impl Callsite {
     /// Metadata for a macro-generated `static`.
     pub const fn new(level: Level, format: &'static str, module: &'static str, file: &'static str, line: u32) -> Self {
-        Callsite { state: AtomicU32::new(0), level, format, module, file, line, sampler: None, fields: &[] }
+        Callsite {
+            state: AtomicU32::new(0),
+            level,
+            format,
+            module,
+            file,
+            line,
+            sampler: None,
+            fields: &[],
+            logger: None,
+        }
     }
 
     /// The same, with key-value fields (whose values follow the format arguments).
     pub const fn with_fields(mut self, fields: &'static [&'static str]) -> Self {
         self.fields = fields;
+        self
+    }
+
+    /// The same, with the logger name in `name` (none if empty).
+    pub const fn with_logger(mut self, name: &'static [&'static str]) -> Self {
+        if let [n, ..] = name {
+            self.logger = Some(*n);
+        }
         self
     }
 
