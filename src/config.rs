@@ -69,6 +69,8 @@ pub(crate) struct Config {
     pub network: Option<crate::net::Network>,
     /// Sinks of the program's own, by name.
     pub sinks: Vec<(String, SinkSlot)>,
+    /// Named outputs with routes.
+    pub outputs: Vec<crate::Output>,
     /// Bytes each sink on its own thread may have queued.
     pub sink_queue_bytes: usize,
 }
@@ -155,6 +157,7 @@ impl Builder {
                 network: None,
                 sinks: Vec::new(),
                 sink_queue_bytes: 4 << 20,
+                outputs: Vec::new(),
             },
         }
     }
@@ -266,6 +269,13 @@ impl Builder {
         self
     }
 
+    /// Adds a named output that gets the records its route picks, next to the main
+    /// segments and unnamed text outputs, which get everything. See [`Output`](crate::Output).
+    pub fn output(mut self, output: crate::Output) -> Self {
+        self.cfg.outputs.push(output);
+        self
+    }
+
     /// Adds a sink of the program's own (see [`Sink`](crate::Sink)), named `name` in
     /// [`stats()`](crate::stats)`.sinks`. It gets every record, decoded on the consumer
     /// thread, or on a thread of its own if it [may block](crate::Sink::may_block).
@@ -347,8 +357,10 @@ impl Builder {
             })?),
             None => None,
         };
-        if !cfg.segments && cfg.text.is_empty() && cfg.network.is_none() {
-            return Err(StartError::Config("segments(false) needs a text_output or a network stream".into()));
+        if !cfg.segments && cfg.text.is_empty() && cfg.network.is_none() && cfg.outputs.is_empty() {
+            return Err(StartError::Config(
+                "segments(false) needs a text_output, an output or a network stream".into(),
+            ));
         }
         if let Some(n) = &cfg.network {
             if n.send_buffer < crate::net::MIN_SEND_BUFFER {
@@ -387,7 +399,35 @@ impl Builder {
                 }
             }
         }
-        let text = crate::sink::text::TextSinks::open(&cfg.text, cfg.text_queue_bytes, sinks, cfg.sink_queue_bytes)
+        let mut names = std::collections::HashSet::new();
+        for o in &cfg.outputs {
+            if !names.insert(o.name.as_str()) {
+                return Err(StartError::Config(format!("two outputs are named {:?}", o.name)));
+            }
+            if let crate::route::OutputKind::Segments { segment_size: Some(n), .. } = &o.kind {
+                if *n < cfg.ring_capacity + SEGMENT_HEADROOM {
+                    return Err(StartError::Config(format!(
+                        "output {:?}: segment_size {n} must be at least ring_capacity {} + {SEGMENT_HEADROOM} bytes of headroom",
+                        o.name, cfg.ring_capacity
+                    )));
+                }
+            }
+        }
+        let mut text_outs: Vec<_> = cfg.text.iter().map(|t| (None, t.clone())).collect();
+        for o in &cfg.outputs {
+            if let crate::route::OutputKind::Text(t) = &o.kind {
+                text_outs.push((Some((o.name.clone(), o.route.clone())), t.clone()));
+            }
+        }
+        let segment_outputs =
+            cfg.outputs.iter().filter(|o| matches!(o.kind, crate::route::OutputKind::Segments { .. })).count();
+        if segment_outputs > 64 {
+            return Err(StartError::Config(format!("{segment_outputs} segment outputs; at most 64")));
+        }
+        if text_outs.len() > 64 {
+            return Err(StartError::Config(format!("{} text outputs; at most 64", text_outs.len())));
+        }
+        let text = crate::sink::text::TextSinks::open(&text_outs, cfg.text_queue_bytes, sinks, cfg.sink_queue_bytes)
             .map_err(|(path, source)| StartError::Io { path, source })?;
         let sink_counters = text.as_ref().map(|t| t.sink_counters()).unwrap_or_default();
         let text_counters = text.as_ref().map(|t| t.counters()).unwrap_or_default();

@@ -33,6 +33,7 @@ pub mod log_bridge;
 mod macros;
 pub mod net;
 mod panic_hook;
+pub mod route;
 pub mod serde_arg;
 mod shared;
 mod signals;
@@ -51,10 +52,13 @@ pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use level::{Level, ParseLevelError};
 pub use net::{Network, NetworkStats};
 pub use panic_hook::install_panic_hook;
+pub use route::{Output, Route};
 pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
 pub use sink::{Facility, RawBatch, Record, Sink, Syslog, TextOutput, Transport};
-pub use stats::{health, stats, Health, HealthStatus, SampledSite, SinkStats, Stats, TextStats, ThreadStats, Totals};
+pub use stats::{
+    health, stats, Health, HealthStatus, OutputStats, SampledSite, SinkStats, Stats, TextStats, ThreadStats, Totals,
+};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
 /// order) is in the segment, and synced if [`Durability::SyncOnFlush`] is set. Returns at

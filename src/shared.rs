@@ -116,6 +116,8 @@ pub(crate) struct Shared {
     pub text: Vec<Arc<TextCounters>>,
     /// Counters of the network stream, once it runs.
     pub net: OnceLock<Arc<crate::net::sender::NetShared>>,
+    /// Counters of the named segment outputs, once they run.
+    pub outputs: OnceLock<Vec<Arc<crate::consumer::routed::OutputCounters>>>,
     /// Counters of the program's sinks, in configuration order.
     pub sinks: Vec<Arc<crate::sink::user::SinkCounters>>,
 }
@@ -137,6 +139,7 @@ impl Shared {
             text,
             net: OnceLock::new(),
             sinks: Vec::new(),
+            outputs: OnceLock::new(),
         }
     }
 

@@ -88,6 +88,23 @@ pub struct Stats {
     pub network: Option<crate::net::NetworkStats>,
     /// The program's sinks ([`Builder::sink`](crate::Builder::sink)), in configuration order.
     pub sinks: Vec<SinkStats>,
+    /// The named segment outputs ([`Output::segments`](crate::Output::segments)); named text
+    /// outputs are in `text`, under their names.
+    pub outputs: Vec<OutputStats>,
+}
+
+/// Counters of one named segment output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputStats {
+    /// Its name.
+    pub name: String,
+    /// Records written to it.
+    pub records: u64,
+    /// Bytes written to it (entry framing included, dictionary entries not).
+    pub bytes: u64,
+    /// Batches it could not write (no segment could be opened).
+    pub errors: u64,
 }
 
 /// Counters of one sink of the program's ([`Builder::sink`](crate::Builder::sink)).
@@ -214,6 +231,14 @@ pub fn stats() -> Stats {
             lines: c.lines.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+        });
+    }
+    for c in sh.outputs.get().into_iter().flatten() {
+        out.outputs.push(OutputStats {
+            name: c.name.clone(),
+            records: c.records.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
         });
     }

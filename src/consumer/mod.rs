@@ -6,6 +6,7 @@
 //! sites) to find call sites and threads that the current segment's dictionary still lacks,
 //! and writes those entries before the batch that refers to them.
 
+pub(crate) mod routed;
 pub(crate) mod segment;
 
 use std::sync::atomic::Ordering;
@@ -26,6 +27,7 @@ use crate::wire::record::{
 };
 use crate::wire::ArgKind;
 use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
+use routed::RoutedSegments;
 use segment::{SegmentConfig, SegmentWriter};
 
 /// Opens the first segment on the caller's thread (so `start()` can report errors), then
@@ -73,6 +75,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
         clock: clock::CLOCK_KIND,
         first_seq: 0,
     };
+    let base_cfg = seg_cfg.clone();
     let seg = if cfg.segments {
         SegmentWriter::create(seg_cfg).map_err(io_err)?
     } else if net.is_some() {
@@ -83,6 +86,27 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
     } else {
         SegmentWriter::disabled(seg_cfg)
     };
+    let mut routed = Vec::new();
+    let mut routes = Vec::new();
+    for o in &cfg.outputs {
+        let crate::route::OutputKind::Segments { dir, segment_size, max_files, max_bytes, durability } = &o.kind else {
+            continue;
+        };
+        let mut md = base_cfg.metadata.clone();
+        md.push(("output".into(), o.name.clone()));
+        let c = SegmentConfig {
+            dir: dir.clone(),
+            size: segment_size.unwrap_or(cfg.segment_size),
+            metadata: md,
+            max_files: *max_files,
+            max_bytes: *max_bytes,
+            ..base_cfg.clone()
+        };
+        let w = SegmentWriter::create(c).map_err(|source| StartError::Io { path: dir.clone(), source })?;
+        routed.push(RoutedSegments::new(o.name.clone(), routes.len() as u32, w, *durability));
+        routes.push(o.route.clone());
+    }
+    let _ = shared.outputs.set(routed.iter().map(|r| r.counters.clone()).collect());
     let rate = clock::measure_rate(Duration::from_millis(10));
     crate::frontend::sample::TICKS_PER_SEC.store(rate as u64, Ordering::Relaxed);
     let core = cfg.consumer_core;
@@ -104,6 +128,11 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
             // Marks the consumer gone even if it panics, so flush() never waits forever.
             let _alive = AliveGuard(sh.clone());
             let mut c = Consumer::new(sh.clone(), seg, text, net, rate);
+            c.routes = routes;
+            c.routed = routed;
+            for r in &mut c.routed {
+                r.anchor(c.anchor);
+            }
             c.run();
         })
         .map_err(io_err)
@@ -160,6 +189,8 @@ impl Drop for AliveGuard {
 
 struct Site {
     reg: Registered,
+    /// Bit `i` set when routed output `i` takes this call site's records.
+    routes: u64,
     static_len: Option<usize>,
     /// Whether its records carry serde values, whose shapes the segment must hold.
     has_serde: bool,
@@ -225,6 +256,9 @@ struct Consumer {
     segments: bool,
     /// The network stream, if any.
     net: Option<NetTap>,
+    /// Named segment outputs, and their routes (bit `i` of `Site::routes` is `routed[i]`).
+    routed: Vec<RoutedSegments>,
+    routes: Vec<crate::Route>,
     /// The latest calibration anchor, for the text outputs' timestamps.
     anchor: Anchor,
 }
@@ -252,6 +286,8 @@ impl Consumer {
             text,
             segments,
             net,
+            routed: Vec::new(),
+            routes: Vec::new(),
             anchor,
         };
         c.shared.totals.segments.store(u64::from(c.shared.config.segments), Ordering::Relaxed);
@@ -286,6 +322,9 @@ impl Consumer {
             }
             self.maybe_anchor();
             self.seg.publish();
+            for r in &mut self.routed {
+                r.publish();
+            }
             self.report_disabled_sinks();
             if let Some(t) = &mut self.text {
                 if flushing {
@@ -331,6 +370,9 @@ impl Consumer {
     }
 
     fn sync_if_configured(&mut self) {
+        for r in &mut self.routed {
+            r.sync_if_configured();
+        }
         if self.shared.config.durability == Durability::SyncOnFlush {
             if let Err(e) = self.seg.sync() {
                 self.shared.set_error(format!("msync failed: {e}"));
@@ -453,6 +495,16 @@ impl Consumer {
     /// Without segments (`Builder::segments(false)`): every record goes to the text outputs.
     fn write_text_only(&mut self, info: &mut SlotInfo, split: Split<'_>, base: u64) {
         let (records, marker_drops, end) = self.text_records(info, split, 0, split.len(), base);
+        if !self.routed.is_empty() {
+            // The segment path loads serde shapes as it meets them; here, for the routed
+            // outputs, take whatever the registry has now.
+            let mut fresh = Vec::new();
+            crate::serde_arg::shapes_since(self.shapes.len(), &mut fresh);
+            self.shapes.extend(fresh.into_iter().map(|descriptor| ShapeSlot { descriptor, in_segment: 0 }));
+            for r in &mut self.routed {
+                r.batch(&info.shared, split, 0, end, base, &self.sites, &self.shapes);
+            }
+        }
         info.written += records;
         info.drops_reported += marker_drops;
         info.shared.consumer.written.store(info.written, Ordering::Relaxed);
@@ -589,6 +641,9 @@ impl Consumer {
         if self.text.is_some() {
             self.text_records(slot, split, start, end, base);
         }
+        for r in &mut self.routed {
+            r.batch(&slot.shared, split, start, end, base, &self.sites, &self.shapes);
+        }
     }
 
     /// Formats `split[start..end]` for the text outputs; returns the records, the drops that
@@ -621,7 +676,13 @@ impl Consumer {
                 self.known_sites += 1;
                 let static_len = static_args_len(&reg.kinds);
                 let has_serde = reg.kinds.iter().any(|&k| ArgKind(k).base() == ArgKind::SERDE);
-                self.sites.push(Some(Site { reg, static_len, has_serde, in_segment: 0 }));
+                let mut routes = 0u64;
+                for (b, r) in self.routes.iter().enumerate() {
+                    if r.matches(reg.cs) {
+                        routes |= 1 << b;
+                    }
+                }
+                self.sites.push(Some(Site { reg, routes, static_len, has_serde, in_segment: 0 }));
             }
         }
         self.sites.get(idx)?.as_ref()
@@ -631,18 +692,7 @@ impl Consumer {
     fn write_site(&mut self, id: u32) -> bool {
         let Some(Some(site)) = self.sites.get(id as usize) else { return false };
         self.scratch.clear();
-        let cs = site.reg.cs;
-        CallsiteEntry {
-            id,
-            level: cs.level as u8,
-            line: cs.line,
-            kinds: &site.reg.kinds,
-            format: cs.format,
-            module: cs.module,
-            file: cs.file,
-            fields: cs.fields.to_vec(),
-        }
-        .encode(&mut self.scratch);
+        callsite_entry(id, site, &mut self.scratch);
         if self.put_dict(entry::CALLSITE) {
             let serial = self.seg.serial;
             if let Some(Some(site)) = self.sites.get_mut(id as usize) {
@@ -698,6 +748,9 @@ impl Consumer {
         self.scratch.clear();
         a.encode(&mut self.scratch);
         self.put_dict(entry::ANCHOR);
+        for r in &mut self.routed {
+            r.anchor(a);
+        }
     }
 
     /// Writes the dictionary entry in `scratch` to the segment and hands it to the network
@@ -914,6 +967,9 @@ impl Consumer {
         self.write_anchor();
         self.seg.finalize();
         let _ = self.seg.sync();
+        for r in &mut self.routed {
+            r.finalize();
+        }
         let deadline = std::time::Instant::now() + self.shared.config.shutdown_timeout / 2;
         if let Some(t) = &mut self.text {
             t.close(deadline);
@@ -922,6 +978,22 @@ impl Consumer {
             net.close(deadline);
         }
     }
+}
+
+/// The CALLSITE entry payload of site `id`.
+fn callsite_entry(id: u32, site: &Site, out: &mut Vec<u8>) {
+    let cs = site.reg.cs;
+    CallsiteEntry {
+        id,
+        level: cs.level as u8,
+        line: cs.line,
+        kinds: &site.reg.kinds,
+        format: cs.format,
+        module: cs.module,
+        file: cs.file,
+        fields: cs.fields.to_vec(),
+    }
+    .encode(out);
 }
 
 /// Counts (best effort) the records in `split` from `pos`, for loss accounting.

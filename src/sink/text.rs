@@ -77,9 +77,13 @@ struct SiteText {
     cs: &'static Callsite,
     kinds: Arc<[u8]>,
     template: Result<Template, String>,
+    /// Bit `i` set when output `i` takes this call site's records (routes).
+    outs: u64,
 }
 
 struct Out {
+    /// The records it takes; `None`: all, and drop reports.
+    route: Option<crate::Route>,
     writer: Writer,
     color: bool,
     /// Set for syslog outputs, which get RFC 5424 messages instead of lines.
@@ -149,7 +153,7 @@ impl TextSinks {
     /// Opens every output (files on the caller's thread, so errors reach `start()`) and
     /// starts their writer threads. `None` without outputs.
     pub fn open(
-        outputs: &[TextOutput],
+        outputs: &[(Option<(String, crate::Route)>, TextOutput)],
         queue_bytes: usize,
         sinks: Vec<(String, Box<dyn Sink>)>,
         sink_queue_bytes: usize,
@@ -159,7 +163,7 @@ impl TextSinks {
         }
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let mut outs = Vec::new();
-        for o in outputs {
+        for (routed, o) in outputs {
             let mut header = None;
             let (dest, color) = match o {
                 TextOutput::Stderr => (Dest::Stderr, !no_color && std::io::stderr().is_terminal()),
@@ -177,9 +181,11 @@ impl TextSinks {
                     (Dest::Syslog(Link::new(cfg)), false)
                 }
             };
-            let writer = Writer::start(o.name(), dest, queue_bytes).map_err(|e| (PathBuf::from(o.name()), e))?;
+            let name = routed.as_ref().map_or_else(|| o.name(), |(n, _)| n.clone());
+            let writer = Writer::start(name.clone(), dest, queue_bytes).map_err(|e| (PathBuf::from(name), e))?;
             let buf = writer.buffer();
-            outs.push(Out { writer, color, syslog: header, buf, lines: 0 });
+            let route = routed.as_ref().map(|(_, r)| r.clone());
+            outs.push(Out { route, writer, color, syslog: header, buf, lines: 0 });
         }
         let any_syslog = outs.iter().any(|o| o.syslog.is_some());
         let (mut users, mut workers) = (Vec::new(), Vec::new());
@@ -389,7 +395,13 @@ impl TextSinks {
         }
         if self.sites[i].is_none() {
             let template = Template::parse(cs.format).map_err(|e| format!("unusable format string: {e}"));
-            self.sites[i] = Some(SiteText { cs, kinds, template });
+            let mut outs = 0u64;
+            for (b, o) in self.outs.iter().enumerate() {
+                if o.route.as_ref().is_none_or(|r| r.matches(cs)) {
+                    outs |= 1 << b;
+                }
+            }
+            self.sites[i] = Some(SiteText { cs, kinds, template, outs });
         }
     }
 
@@ -404,7 +416,7 @@ impl TextSinks {
             return (0, d.count);
         }
         let Some(Some(site)) = self.sites.get(id as usize) else { return (0, 0) };
-        let (cs, kinds) = (site.cs, site.kinds.clone());
+        let (cs, kinds, mask) = (site.cs, site.kinds.clone(), site.outs);
         self.line.clear();
         self.ts.push(&mut self.line, ns);
         let ts_len = self.line.len();
@@ -431,7 +443,10 @@ impl TextSinks {
         if let Some(sd) = &mut self.sd {
             sd.push(']');
         }
-        for o in &mut self.outs {
+        for (b, o) in self.outs.iter_mut().enumerate() {
+            if mask & (1 << b) == 0 {
+                continue;
+            }
             match &o.syslog {
                 None => o.push_line(&self.line, Some(cs.level), ts_len),
                 Some(h) => {
@@ -545,7 +560,7 @@ impl TextSinks {
         self.ts.push(&mut self.line, anchor.to_unix_ns(unwrap_ticks(d.first_ticks, base)));
         self.line.push_str(" and ");
         self.ts.push(&mut self.line, anchor.to_unix_ns(unwrap_ticks(d.last_ticks, base)));
-        for o in &mut self.outs {
+        for o in self.outs.iter_mut().filter(|o| o.route.is_none()) {
             match &o.syslog {
                 None => o.push_line(&self.line, None, ts_len),
                 Some(h) => {

@@ -1,0 +1,225 @@
+//! Named segment outputs ([`crate::Output::segments`]): the records their route picks, in
+//! segment files of their own with their own dictionary, size, retention and durability.
+//!
+//! The consumer hands each batch it takes from a ring to every routed output. Whether a
+//! call site's records go to an output is decided once, when the consumer first sees the
+//! site (`Site::routes`); here each record costs one bit test and, if picked, a copy.
+//! Drop reports are not routed: an output cannot know which of the dropped records it would
+//! have picked. The main segments have them all.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::segment::SegmentWriter;
+use super::{callsite_entry, ShapeSlot, Site};
+use crate::config::Durability;
+use crate::shared::ThreadShared;
+use crate::wire::record::{for_each_shape, record_len_split, Anchor, BatchHead, ShapeEntry, Split, ThreadEntry};
+use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
+
+/// Counters of one routed output, for `stats().outputs`.
+#[derive(Debug, Default)]
+pub(crate) struct OutputCounters {
+    pub name: String,
+    pub records: AtomicU64,
+    pub bytes: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+pub(crate) struct RoutedSegments {
+    /// This output's bit in `Site::routes`.
+    bit: u64,
+    seg: SegmentWriter,
+    durability: Durability,
+    /// By call-site id: `seg.serial` of the segment holding its CALLSITE entry (0: none).
+    sites_in: Vec<u64>,
+    threads_in: HashMap<u32, u64>,
+    /// By shape id - 1.
+    shapes_in: Vec<u64>,
+    /// The picked records of the batch at hand.
+    staging: Vec<u8>,
+    /// Call sites and shapes the staged records use.
+    used_sites: Vec<u32>,
+    used_shapes: Vec<u32>,
+    scratch: Vec<u8>,
+    anchor: Option<Anchor>,
+    pub counters: Arc<OutputCounters>,
+}
+
+impl RoutedSegments {
+    pub fn new(name: String, bit: u32, seg: SegmentWriter, durability: Durability) -> RoutedSegments {
+        RoutedSegments {
+            bit: 1 << bit,
+            seg,
+            durability,
+            sites_in: Vec::new(),
+            threads_in: HashMap::new(),
+            shapes_in: Vec::new(),
+            staging: Vec::new(),
+            used_sites: Vec::new(),
+            used_shapes: Vec::new(),
+            scratch: Vec::new(),
+            anchor: None,
+            counters: Arc::new(OutputCounters { name, ..Default::default() }),
+        }
+    }
+
+    /// A calibration anchor, for this output's segments (written now and after each
+    /// rotation).
+    pub fn anchor(&mut self, a: Anchor) {
+        self.anchor = Some(a);
+        self.write_anchor();
+    }
+
+    fn write_anchor(&mut self) {
+        if let Some(a) = self.anchor {
+            self.scratch.clear();
+            a.encode(&mut self.scratch);
+            self.seg.write_entry(entry::ANCHOR, &self.scratch);
+        }
+    }
+
+    /// Takes the records of `split[start..end]` (one thread's, near `base`) that this output's
+    /// route picks.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn batch(
+        &mut self,
+        thread: &ThreadShared,
+        split: Split<'_>,
+        start: usize,
+        end: usize,
+        base: u64,
+        sites: &[Option<Site>],
+        shapes: &[ShapeSlot],
+    ) {
+        self.staging.clear();
+        self.used_sites.clear();
+        self.used_shapes.clear();
+        let mut records = 0u64;
+        let mut pos = start;
+        while pos < end {
+            let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
+            if id == DROP_MARKER_ID {
+                pos += RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD;
+                continue;
+            }
+            // The consumer only hands over records it took apart already.
+            let Some(Some(site)) = sites.get(id as usize) else { break };
+            let Ok(len) = record_len_split(split, pos, &site.reg.kinds, site.static_len) else { break };
+            if site.routes & self.bit != 0 {
+                split.pieces(pos, pos + len, |p| self.staging.extend_from_slice(p));
+                self.used_sites.push(id);
+                if site.has_serde {
+                    let used = &mut self.used_shapes;
+                    let _ = for_each_shape(split, pos, &site.reg.kinds, |s| used.push(s));
+                }
+                records += 1;
+            }
+            pos += len;
+        }
+        if records == 0 {
+            return;
+        }
+        self.used_sites.sort_unstable();
+        self.used_sites.dedup();
+        self.used_shapes.sort_unstable();
+        self.used_shapes.dedup();
+        for attempt in 0..2 {
+            if self.write_staged(thread, base, sites, shapes) {
+                self.counters.records.fetch_add(records, Ordering::Relaxed);
+                return;
+            }
+            if attempt == 0 && self.rotate().is_err() {
+                break;
+            }
+        }
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes the dictionary entries the staged records need, then the batch; false if the
+    /// segment ran out of room (or none is open).
+    fn write_staged(&mut self, thread: &ThreadShared, base: u64, sites: &[Option<Site>], shapes: &[ShapeSlot]) -> bool {
+        if !self.seg.is_open() {
+            return false;
+        }
+        let serial = self.seg.serial;
+        if self.threads_in.get(&thread.id) != Some(&serial) {
+            self.scratch.clear();
+            ThreadEntry { thread: thread.id, os_tid: thread.os_tid, name: &thread.name }.encode(&mut self.scratch);
+            if !self.seg.write_entry(entry::THREAD, &self.scratch) {
+                return false;
+            }
+            self.threads_in.insert(thread.id, serial);
+        }
+        for &id in &self.used_sites {
+            let i = id as usize;
+            if self.sites_in.len() <= i {
+                self.sites_in.resize(i + 1, 0);
+            }
+            if self.sites_in[i] == serial {
+                continue;
+            }
+            let Some(Some(site)) = sites.get(i) else { continue };
+            self.scratch.clear();
+            callsite_entry(id, site, &mut self.scratch);
+            if !self.seg.write_entry(entry::CALLSITE, &self.scratch) {
+                return false;
+            }
+            self.sites_in[i] = serial;
+        }
+        for &id in &self.used_shapes {
+            let Some(shape) = id.checked_sub(1).and_then(|i| shapes.get(i as usize)) else { continue };
+            let i = id as usize - 1;
+            if self.shapes_in.len() <= i {
+                self.shapes_in.resize(i + 1, 0);
+            }
+            if self.shapes_in[i] == serial {
+                continue;
+            }
+            self.scratch.clear();
+            ShapeEntry { id, descriptor: &shape.descriptor }.encode(&mut self.scratch);
+            if !self.seg.write_entry(entry::SHAPE, &self.scratch) {
+                return false;
+            }
+            self.shapes_in[i] = serial;
+        }
+        let len = self.staging.len();
+        let total = ENTRY_HEADER_LEN + BATCH_FIXED_LEN + len;
+        let Some(buf) = self.seg.reserve(total) else { return false };
+        buf[0] = entry::BATCH;
+        buf[1..5].copy_from_slice(&((BATCH_FIXED_LEN + len) as u32).to_le_bytes());
+        let mut fixed = [0u8; BATCH_FIXED_LEN];
+        BatchHead { thread: thread.id, base_ticks: base }.write(&mut fixed);
+        buf[ENTRY_HEADER_LEN..ENTRY_HEADER_LEN + BATCH_FIXED_LEN].copy_from_slice(&fixed);
+        buf[ENTRY_HEADER_LEN + BATCH_FIXED_LEN..].copy_from_slice(&self.staging);
+        let crc = crate::wire::entry_crc(entry::BATCH, (BATCH_FIXED_LEN + len) as u32, [&buf[ENTRY_HEADER_LEN..]]);
+        buf[5..9].copy_from_slice(&crc.to_le_bytes());
+        self.counters.bytes.fetch_add(total as u64, Ordering::Relaxed);
+        true
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let r = if self.seg.is_open() { self.seg.rotate() } else { self.seg.open_next() };
+        if r.is_ok() {
+            self.write_anchor();
+        }
+        r
+    }
+
+    pub fn publish(&mut self) {
+        self.seg.publish();
+    }
+
+    /// On `flush()`: syncs if this output asked for it.
+    pub fn sync_if_configured(&mut self) {
+        if self.durability == Durability::SyncOnFlush && self.seg.sync().is_err() {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn finalize(&mut self) {
+        self.write_anchor();
+        self.seg.finalize();
+    }
+}
