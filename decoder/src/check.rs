@@ -279,7 +279,7 @@ impl Validator {
                 }
                 self.records(recs)
             }
-            Entry::Drops(_) | Entry::ThreadEnd(_) | Entry::Unknown { .. } => Ok(0),
+            Entry::Drops(_) | Entry::ThreadEnd(_) | Entry::Run(_) | Entry::Unknown { .. } => Ok(0),
         }
     }
 

@@ -229,7 +229,7 @@ impl StreamMerger {
                 let q = self.queue(r, e.thread, &seg.path);
                 self.end_queue(q);
             }
-            Entry::Unknown { .. } => {}
+            Entry::Unknown { .. } | Entry::Run(_) => {}
         }
     }
 

@@ -54,6 +54,20 @@ pub struct Summary {
     pub span: Option<(i128, i128)>,
     /// Header metadata of each run.
     pub metadata: Vec<Vec<(String, String)>>,
+    /// The loggers' start-up and clean-shutdown records, in file order.
+    pub lifecycle: Vec<Lifecycle>,
+}
+
+/// A logger's start-up record (configuration, format version, tick rate) or clean-shutdown
+/// record (totals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// `started` or `stopped`.
+    pub phase: &'static str,
+    /// When, Unix ns.
+    pub unix_ns: u64,
+    /// What, in order.
+    pub items: Vec<(String, String)>,
 }
 
 impl Summary {
@@ -189,6 +203,11 @@ impl Scan<'_> {
                     self.s.dropped += d.count;
                     self.s.drop_reports += 1;
                 }
+                Ok(Entry::Run(r)) => self.s.lifecycle.push(Lifecycle {
+                    phase: if r.phase == tapelog::wire::record::RunInfo::STOP { "stopped" } else { "started" },
+                    unix_ns: r.unix_ns,
+                    items: r.items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                }),
                 Ok(_) => {}
                 Err(e) => diags.push(diag(ReadError::Corrupt { offset: h.off, what: e.to_string() })),
             }
@@ -315,6 +334,12 @@ pub fn render(s: &Summary, top: usize, by_bytes: bool) -> String {
         let _ = writeln!(o, "span: {sa} .. {sb} ({:.6} s)", (b - a) as f64 / 1e9);
     }
     let _ = writeln!(o, "dropped: {} records in {} reports", s.dropped, s.drop_reports);
+    for l in &s.lifecycle {
+        let mut t = String::new();
+        tf.write(&mut t, l.unix_ns as i128);
+        let kv: Vec<String> = l.items.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(o, "logger {} {t}: {}", l.phase, kv.join(" "));
+    }
     let _ = writeln!(o, "per level:");
     for (l, n) in &s.per_level {
         let _ = writeln!(o, "  {l:<5} {n}");
@@ -375,5 +400,11 @@ pub fn to_json(s: &Summary, top: usize, by_bytes: bool) -> serde_json::Value {
         "call_sites": sites,
         "call_sites_total": s.per_site.len(),
         "runs": runs,
+        "lifecycle": s.lifecycle.iter().map(|l| json!({
+            "phase": l.phase,
+            "unix_ns": l.unix_ns,
+            "time": ts(l.unix_ns as i128),
+            "items": l.items.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
     })
 }

@@ -22,8 +22,8 @@ use crate::net::sender::NetTap;
 use crate::shared::{Shared, ThreadShared};
 use crate::sink::text::TextSinks;
 use crate::wire::record::{
-    for_each_shape, record_len_split, static_args_len, Anchor, BatchHead, CallsiteEntry, Drops, ShapeEntry, Split,
-    ThreadEnd, ThreadEntry,
+    for_each_shape, record_len_split, static_args_len, Anchor, BatchHead, CallsiteEntry, Drops, RunInfo, ShapeEntry,
+    Split, ThreadEnd, ThreadEntry,
 };
 use crate::wire::ArgKind;
 use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
@@ -292,6 +292,7 @@ impl Consumer {
         };
         c.shared.totals.segments.store(u64::from(c.shared.config.segments), Ordering::Relaxed);
         c.write_anchor();
+        c.write_run(RunInfo::START, c.start_items(rate));
         c.seg.publish();
         c
     }
@@ -906,6 +907,97 @@ impl Consumer {
         self.own_slot = Some(slot);
     }
 
+    /// Writes a RUN entry (start-up or clean shutdown) into the main segments.
+    fn write_run(&mut self, phase: u8, items: Vec<(String, String)>) {
+        self.scratch.clear();
+        let items = items.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        RunInfo { phase, unix_ns: clock::unix_ns(), items }.encode(&mut self.scratch);
+        if !self.seg.write_entry(entry::RUN, &self.scratch) && self.seg.is_open() && self.rotate() {
+            self.seg.write_entry(entry::RUN, &self.scratch);
+        }
+        self.seg.publish();
+    }
+
+    /// The start-up record: versions, clock, and the configuration that shapes the output.
+    fn start_items(&self, rate: f64) -> Vec<(String, String)> {
+        let c = &self.shared.config;
+        let mut v: Vec<(String, String)> = vec![
+            ("tapelog".into(), env!("CARGO_PKG_VERSION").into()),
+            ("format_version".into(), crate::wire::FORMAT_VERSION.to_string()),
+            (
+                "clock".into(),
+                if clock::CLOCK_KIND == crate::wire::header::CLOCK_TSC { "tsc" } else { "monotonic" }.into(),
+            ),
+            ("ticks_per_sec".into(), format!("{rate:.0}")),
+            ("pid".into(), std::process::id().to_string()),
+            ("ring_capacity".into(), c.ring_capacity.to_string()),
+            ("overflow".into(), format!("{:?}", c.overflow)),
+            ("segments".into(), c.segments.to_string()),
+            ("segment_size".into(), c.segment_size.to_string()),
+            ("durability".into(), format!("{:?}", c.durability)),
+            ("consumer_core".into(), c.consumer_core.map_or("unpinned".into(), |n| n.to_string())),
+            ("idle".into(), format!("{:?}", c.idle)),
+            ("batch_delay_us".into(), c.batch_delay.as_micros().to_string()),
+        ];
+        if let Some(n) = c.max_files {
+            v.push(("max_files".into(), n.to_string()));
+        }
+        if let Some(n) = c.max_bytes {
+            v.push(("max_bytes".into(), n.to_string()));
+        }
+        if let Some(f) = &c.filter {
+            v.push(("filter".into(), f.clone()));
+        }
+        let names = |it: &mut dyn Iterator<Item = String>| it.collect::<Vec<_>>().join(",");
+        if !c.text.is_empty() {
+            v.push(("text_outputs".into(), names(&mut c.text.iter().map(|t| t.name()))));
+        }
+        if !c.outputs.is_empty() {
+            v.push(("outputs".into(), names(&mut c.outputs.iter().map(|o| o.name.clone()))));
+        }
+        if !c.sinks.is_empty() {
+            v.push(("sinks".into(), names(&mut c.sinks.iter().map(|(n, _)| n.clone()))));
+        }
+        if let Some(n) = &c.network {
+            v.push(("network".into(), n.addr.clone()));
+        }
+        v
+    }
+
+    /// The clean-shutdown record: totals.
+    fn stop_items(&self) -> Vec<(String, String)> {
+        let s = crate::stats();
+        let t = &s.total;
+        let mut v: Vec<(String, String)> = vec![
+            ("threads".into(), s.threads.len().to_string()),
+            ("logged".into(), t.logged.to_string()),
+            ("written".into(), t.written.to_string()),
+            ("dropped".into(), t.dropped.to_string()),
+            ("blocked".into(), t.blocked.to_string()),
+            ("bytes_written".into(), t.bytes_written.to_string()),
+            ("segments".into(), t.segments.to_string()),
+            ("batches".into(), t.batches.to_string()),
+            ("io_errors".into(), t.io_errors.to_string()),
+        ];
+        for o in &s.text {
+            v.push((format!("text.{}.lines", o.output), o.lines.to_string()));
+            v.push((format!("text.{}.dropped", o.output), o.dropped.to_string()));
+        }
+        for o in &s.outputs {
+            v.push((format!("output.{}.records", o.name), o.records.to_string()));
+        }
+        for k in &s.sinks {
+            v.push((format!("sink.{}.records", k.name), k.records.to_string()));
+            v.push((format!("sink.{}.dropped", k.name), k.dropped.to_string()));
+        }
+        if let Some(n) = &s.network {
+            v.push(("network.queued".into(), n.records_queued.to_string()));
+            v.push(("network.delivered".into(), n.records_delivered.to_string()));
+            v.push(("network.dropped".into(), n.records_dropped.to_string()));
+        }
+        v
+    }
+
     /// Writes an ERROR record for each sink of the program's that panicked since the last
     /// look: "sink NAME panicked and is disabled: MESSAGE".
     fn report_disabled_sinks(&mut self) {
@@ -964,6 +1056,8 @@ impl Consumer {
         for slot in slots {
             self.finish_slot(slot, false);
         }
+        let items = self.stop_items();
+        self.write_run(RunInfo::STOP, items);
         self.write_anchor();
         self.seg.finalize();
         let _ = self.seg.sync();

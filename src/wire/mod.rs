@@ -60,6 +60,8 @@ pub mod entry {
     pub const THREAD_END: u8 = 6;
     /// The shape of serde values: id and descriptor.
     pub const SHAPE: u8 = 7;
+    /// A logger started (its configuration) or stopped cleanly (its totals).
+    pub const RUN: u8 = 8;
 }
 
 /// Bytes of the fixed part of a BATCH payload: thread (u32), base ticks (u64).

@@ -4,7 +4,9 @@
 use std::io;
 
 use super::header::{FileHeader, HeaderError, FIXED_LEN};
-use super::record::{Anchor, BatchHead, CallsiteEntry, Drops, PayloadError, ShapeEntry, ThreadEnd, ThreadEntry};
+use super::record::{
+    Anchor, BatchHead, CallsiteEntry, Drops, PayloadError, RunInfo, ShapeEntry, ThreadEnd, ThreadEntry,
+};
 use super::{entry, le, ENTRY_HEADER_LEN};
 
 /// Positional reads, so several cursors can share one open file.
@@ -143,6 +145,8 @@ pub enum Entry<'a> {
     ThreadEnd(ThreadEnd),
     /// The shape of serde values with this id in this segment.
     Shape(ShapeEntry<'a>),
+    /// A logger's start or clean stop.
+    Run(RunInfo<'a>),
     /// A kind this version does not know; skipped.
     Unknown {
         /// The entry kind.
@@ -386,6 +390,7 @@ pub fn decode_entry(kind: u8, p: &[u8]) -> Result<Entry<'_>, PayloadError> {
         entry::DROPS => Entry::Drops(Drops::decode(p)?),
         entry::THREAD_END => Entry::ThreadEnd(ThreadEnd::decode(p)?),
         entry::SHAPE => Entry::Shape(ShapeEntry::decode(p)?),
+        entry::RUN => Entry::Run(RunInfo::decode(p)?),
         other => Entry::Unknown { kind: other, len: p.len() as u32 },
     })
 }

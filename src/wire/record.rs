@@ -95,6 +95,25 @@ pub struct ThreadEnd {
     pub dropped: u64,
 }
 
+/// A logger's start (configuration summary, format version, tick rate) or clean stop
+/// (totals), as key-value pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo<'a> {
+    /// [`RunInfo::START`] or [`RunInfo::STOP`].
+    pub phase: u8,
+    /// When, Unix ns.
+    pub unix_ns: u64,
+    /// What, in order.
+    pub items: Vec<(&'a str, &'a str)>,
+}
+
+impl RunInfo<'_> {
+    /// `phase` of the record written at start-up.
+    pub const START: u8 = 0;
+    /// `phase` of the record written at a clean shutdown.
+    pub const STOP: u8 = 1;
+}
+
 /// The fixed head of a BATCH payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHead {
@@ -293,6 +312,33 @@ impl ThreadEnd {
     pub fn decode(b: &[u8]) -> Result<Self, PayloadError> {
         let mut c = Cur { b, at: 0 };
         Ok(ThreadEnd { thread: c.u32()?, logged: c.u64()?, dropped: c.u64()? })
+    }
+}
+
+impl<'a> RunInfo<'a> {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.phase);
+        out.extend_from_slice(&self.unix_ns.to_le_bytes());
+        let n = self.items.len().min(u16::MAX as usize);
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+        for (k, v) in self.items.iter().take(n) {
+            put_str16(out, k);
+            put_str16(out, v);
+        }
+    }
+
+    /// Reads a payload.
+    pub fn decode(b: &'a [u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        let phase = c.u8()?;
+        let unix_ns = c.u64()?;
+        let n = c.u16()? as usize;
+        let mut items = Vec::with_capacity(n.min(256));
+        for _ in 0..n {
+            items.push((c.str16()?, c.str16()?));
+        }
+        Ok(RunInfo { phase, unix_ns, items })
     }
 }
 
