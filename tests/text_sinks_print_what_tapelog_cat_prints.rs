@@ -112,7 +112,7 @@ fn text_output_alone_writes_no_segments_and_counts_every_record() {
 fn start_rejects_no_output_and_names_an_unopenable_file() {
     let _s = serial();
     let e = Builder::new().segments(false).start().unwrap_err();
-    assert!(e.to_string().contains("needs at least one text_output"), "{e}");
+    assert!(e.to_string().contains("segments(false) needs a text_output"), "{e}");
     let dir = TempDir::new("text-bad-path");
     // The text file's directory would have to be inside a regular file.
     std::fs::write(dir.path().join("plain-file"), b"").unwrap();
