@@ -370,6 +370,12 @@ impl Builder {
                     crate::net::MIN_SEND_BUFFER
                 )));
             }
+            if n.send_buffer < 2 * cfg.ring_capacity {
+                return Err(StartError::Config(format!(
+                    "network send_buffer {} must be at least twice ring_capacity {}: one batch can hold a whole ring",
+                    n.send_buffer, cfg.ring_capacity
+                )));
+            }
         }
         if let Some(w) = cfg.capacity_warning {
             if !(w.fill > 0.0 && w.fill <= 1.0) {

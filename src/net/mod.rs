@@ -55,7 +55,8 @@ impl Network {
     }
 
     /// Bytes of the send buffer, which holds entries until the collector acknowledges them:
-    /// the sink's whole memory budget. At least [`MIN_SEND_BUFFER`].
+    /// the sink's whole memory budget. At least [`MIN_SEND_BUFFER`] and twice the ring
+    /// capacity (one batch can hold a whole ring).
     pub fn send_buffer(mut self, bytes: usize) -> Network {
         self.send_buffer = bytes;
         self
