@@ -16,8 +16,8 @@
 //! page into the page cache (16k pages for a 64 MiB segment). A helper thread takes that cost
 //! off the consumer:
 //! * it prepares a window (4 MiB) ahead of the consumer's write position: it writes zeros
-//!   there with `pwrite(2)` in 1 MiB chunks, which puts the pages in the page cache, then maps
-//!   them writable with `madvise(MADV_POPULATE_WRITE)`. The consumer and the helper hand the
+//!   there with `pwrite(2)`, 64 KiB at a time, which puts the pages in the page cache, then
+//!   maps them writable with `madvise(MADV_POPULATE_WRITE)`. The consumer and the helper hand the
 //!   not-yet-written tail over chunk by chunk through a [`Claim`], so the helper never writes
 //!   a byte the consumer may already have written (see there);
 //! * once a segment is half full it creates the *next* one under a hidden temporary name
@@ -26,15 +26,21 @@
 //!   and a short-lived process prepares nothing it does not need.
 //!
 //! Why `pwrite` and not only `MADV_POPULATE_WRITE`, which faults pages in without writing?
-//! A fault on a file mapping goes through readahead, which on a large readahead window
-//! (8 MiB on virtio disks) builds 2 MiB folios. The page allocator takes those from its
-//! highest-order free blocks, and those are the blocks that a VM with free page reporting
-//! (virtio-balloon, as on Firecracker) has handed back to its host: every 4 KiB of them then
-//! costs a host fault on first touch, about 10 µs, so 150 MB took 0.3-0.6 s instead of
-//! 0.05 s. A write of at most 1 MiB asks for folios of at most 1 MiB, which come from the
-//! smaller free blocks, never reported. On a machine without free page reporting both ways
-//! cost about the same. The zeros are dirty page cache that the consumer overwrites within
-//! milliseconds; what it never reaches is cut off by the truncate at finalization.
+//! Because of where the memory comes from. A fault on a file mapping goes through readahead,
+//! which with a large readahead window (8 MiB on virtio disks) builds 2 MiB folios; a
+//! 1 MiB write builds 1 MiB folios; a 64 KiB write, 64 KiB folios. The page allocator serves
+//! a folio from the smallest free block that fits it, splitting bigger ones when it must.
+//! A VM with free page reporting (virtio-balloon, as on Firecracker) hands every free block
+//! of 2 MiB and more back to its host, and the first touch of each 4 KiB of such a block
+//! then costs a host fault, about 10 µs: 150 MB took 0.3-0.8 s instead of 0.05 s. Blocks
+//! below 2 MiB are never handed back, so the smaller the folios, the more of the guest's
+//! free memory serves them without host faults (64 KiB folios can use every free block from
+//! 64 KiB to 1 MiB). 64 KiB is also what a logger writing through a buffer with `write(2)`
+//! gets. When even those blocks run out, fresh memory costs host faults whatever we do;
+//! then at least the helper, not the consumer, takes them. On a machine without free page
+//! reporting all ways cost about the same. The zeros are dirty page cache that the consumer
+//! overwrites within milliseconds (a write fault on a populated page dirties it just the
+//! same); what it never reaches is cut off by the truncate at finalization.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -109,10 +115,13 @@ enum Job {
 /// Bytes prepared ahead of the consumer's write position.
 const POPULATE_WINDOW: usize = 4 << 20;
 
-/// Bytes the helper zero-fills at a time, and the steps in which the consumer claims the
-/// tail. At most 1 MiB, so the page cache never allocates 2 MiB folios for it (see the
-/// module docs); it also bounds how long the consumer can wait for the helper.
+/// The steps in which the consumer claims the tail and the helper prepares it; bounds how
+/// long the consumer can wait for the helper.
 const FILL_CHUNK: usize = 1 << 20;
+
+/// Bytes of zeros per `pwrite`, which is the largest folio the page cache builds for them
+/// (see the module docs for why small).
+const ZEROS: usize = 64 << 10;
 
 /// `Claim::helper` when the helper is not writing.
 const IDLE: u64 = u64::MAX;
@@ -200,7 +209,7 @@ impl Preparer {
         let (res_tx, res_rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
             // calloc'ed: its pages are the shared zero page until written, which they never are.
-            let zeros = vec![0u8; FILL_CHUNK];
+            let zeros = vec![0u8; ZEROS];
             while let Ok(job) = req_rx.recv() {
                 match job {
                     Job::Prepare(seq) => {
@@ -292,22 +301,26 @@ fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize, zeros: &[u8]) -
     };
     no_readahead(&map);
     // Nobody else knows this file yet, so no claim is needed.
-    for start in (0..POPULATE_WINDOW.min(size)).step_by(zeros.len()) {
-        prepare(&file, map.as_ptr() as usize, start, POPULATE_WINDOW.min(size).min(start + zeros.len()), zeros);
+    for start in (0..POPULATE_WINDOW.min(size)).step_by(FILL_CHUNK) {
+        prepare(&file, map.as_ptr() as usize, start, POPULATE_WINDOW.min(size).min(start + FILL_CHUNK), zeros);
     }
     Ok(Blank { file, map, tmp })
 }
 
-/// Prepares bytes `start..end` (at most `zeros.len()`) of the segment `file`, mapped at
-/// `base`: writes zeros there, which puts the pages in the page cache without faulting, then
-/// maps them writable. The caller guarantees that nobody writes these bytes meanwhile and
+/// Prepares bytes `start..end` of the segment `file`, mapped at `base`: writes zeros there,
+/// `zeros.len()` bytes at a time, which puts the pages in the page cache without faulting,
+/// then maps them writable. The caller guarantees that nobody writes these bytes meanwhile and
 /// that the mapping stays in place. Failures are ignored: the consumer's own page faults
 /// will do the work.
 fn prepare(file: &File, base: usize, start: usize, end: usize, zeros: &[u8]) {
     use std::os::unix::fs::FileExt;
-    if file.write_all_at(&zeros[..end - start], start as u64).is_ok() {
-        populate(base + start, end - start);
+    for at in (start..end).step_by(zeros.len()) {
+        let len = zeros.len().min(end - at);
+        if file.write_all_at(&zeros[..len], at as u64).is_err() {
+            return;
+        }
     }
+    populate(base + start, end - start);
 }
 
 /// Turns readahead off for faults on `map` (`MADV_RANDOM`). A fault that misses the page
@@ -472,7 +485,7 @@ impl SegmentWriter {
         let prepared = self.prep.as_mut().and_then(|p| p.take(self.seq));
         let Blank { file, mut map, tmp } = match prepared {
             Some(b) => b?,
-            None => prepare_blank(&self.cfg.dir, self.cfg.run_id, self.seq, self.cfg.size, &vec![0; FILL_CHUNK])?,
+            None => prepare_blank(&self.cfg.dir, self.cfg.run_id, self.seq, self.cfg.size, &vec![0; ZEROS])?,
         };
         let header = FileHeader {
             version: FORMAT_VERSION,
