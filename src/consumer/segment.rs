@@ -208,7 +208,7 @@ impl Preparer {
         let (req_tx, req_rx) = mpsc::channel::<Job>();
         let (res_tx, res_rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
-            // calloc'ed: its pages are the shared zero page until written, which they never are.
+            // The source of every pwrite; never written.
             let zeros = vec![0u8; ZEROS];
             while let Ok(job) = req_rx.recv() {
                 match job {
