@@ -74,6 +74,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
         pid: std::process::id(),
         clock: clock::CLOCK_KIND,
         first_seq: 0,
+        helper_core: cfg.consumer_core,
     };
     let base_cfg = seg_cfg.clone();
     let seg = if cfg.segments {
@@ -114,13 +115,8 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
     std::thread::Builder::new()
         .name("tapelog-consumer".into())
         .spawn(move || {
-            match core {
-                Some(id) => {
-                    if !core_affinity::set_for_current(core_affinity::CoreId { id }) {
-                        sh.set_error(format!("could not pin the consumer to CPU {id}"));
-                    }
-                }
-                None => unpin_current(),
+            if !place_thread(core) {
+                sh.set_error(format!("could not pin the consumer to CPU {}", core.unwrap_or_default()));
             }
             let _ = sh.consumer_thread.set(std::thread::current());
             // SAFETY: gettid has no preconditions.
@@ -158,6 +154,17 @@ pub(crate) fn cpu_count() -> usize {
         n as usize
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Pins the calling thread to `core`, or lets it run on every CPU; false if pinning failed.
+pub(crate) fn place_thread(core: Option<usize>) -> bool {
+    match core {
+        Some(id) => core_affinity::set_for_current(core_affinity::CoreId { id }),
+        None => {
+            unpin_current();
+            true
+        }
     }
 }
 

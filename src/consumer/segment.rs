@@ -1,34 +1,62 @@
-//! Memory-mapped segment files, written only by the consumer thread.
+//! Memory-mapped segment files, written by the consumer thread (and zero-filled ahead of it).
 //!
 //! # Exclusive ownership
 //! Mapping a file is only sound while nobody else changes it. Each segment is created with
 //! `O_CREAT | O_EXCL` under a name that carries the run's start time, the pid and a sequence
-//! number, so this process is its only writer; it is written only through this mapping, by the
-//! one consumer thread, and unmapped before it is truncated. Readers (`tapelog cat`, `check`,
+//! number, so this process is its only writer; it is written through this mapping by the one
+//! consumer thread, and with zeros by the helper thread (below), but only in parts the consumer
+//! has not claimed yet (see [`Claim`]); it is unmapped before it is truncated, and only after
+//! the consumer has claimed all of it. Readers (`tapelog cat`, `check`,
 //! live followers) use `read(2)`, never a mapping, and trust only the bytes below the
 //! published committed length. Another program that writes to or truncates a live segment
 //! breaks this invariant; tapelog cannot defend against that.
 //!
 //! # Preparing ahead
-//! The first write to each page of a fresh file mapping costs a page fault that zeroes the
-//! page (16k faults for a 64 MiB segment). A helper thread takes that cost off the consumer:
-//! * it pre-faults a window (4 MiB) ahead of the consumer's write position with
-//!   `madvise(MADV_POPULATE_WRITE)`, which faults pages in writable without touching their
-//!   contents, so it never races with the consumer's writes (it only ever asks the kernel);
+//! The first write to each page of a fresh file mapping costs a page fault that puts a zeroed
+//! page into the page cache (16k pages for a 64 MiB segment). A helper thread takes that cost
+//! off the consumer:
+//! * it prepares a window (4 MiB) ahead of the consumer's write position: it writes zeros
+//!   there with `pwrite(2)`, 64 KiB at a time, which puts the pages in the page cache, then
+//!   maps them writable with `madvise(MADV_POPULATE_WRITE)`. The consumer and the helper hand the
+//!   not-yet-written tail over chunk by chunk through a [`Claim`], so the helper never writes
+//!   a byte the consumer may already have written (see there);
 //! * once a segment is half full it creates the *next* one under a hidden temporary name
 //!   (`.tapelog-...tlog.tmp`, also `O_EXCL`), preallocated and mapped, so rotation is a
-//!   header write and a rename. Nothing is pre-faulted that the consumer will not use soon,
+//!   header write and a rename. Nothing is prepared that the consumer will not use soon,
 //!   and a short-lived process prepares nothing it does not need.
+//!
+//! Why `pwrite` and not only `MADV_POPULATE_WRITE`, which faults pages in without writing?
+//! Because of where the memory comes from. A fault on a file mapping goes through readahead,
+//! which with a large readahead window (8 MiB on virtio disks) builds 2 MiB folios; a
+//! 1 MiB write builds 1 MiB folios; a 64 KiB write, 64 KiB folios. The page allocator serves
+//! a folio from the smallest free block that fits it, splitting bigger ones when it must.
+//! A VM with free page reporting (virtio-balloon, as on Firecracker) hands every free block
+//! of 2 MiB and more back to its host, and the first touch of each 4 KiB of such a block
+//! then costs a host fault, about 10 µs: 150 MB took 0.3-0.8 s instead of 0.05 s. Blocks
+//! below 2 MiB are never handed back, so the smaller the folios, the more of the guest's
+//! free memory serves them without host faults (64 KiB folios can use every free block from
+//! 64 KiB to 1 MiB). 64 KiB is also what a logger writing through a buffer with `write(2)`
+//! gets. When even those blocks run out, fresh memory costs host faults whatever we do;
+//! then at least the helper, not the consumer, takes them. On a machine without free page
+//! reporting all ways cost about the same. The zeros are dirty page cache that the consumer
+//! overwrites within milliseconds (a write fault on a populated page dirties it just the
+//! same); what it never reaches is cut off by the truncate at finalization.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use memmap2::{MmapMut, MmapOptions};
 
+#[cfg(loom)]
+use loom::{sync::atomic::fence, thread::yield_now};
+#[cfg(not(loom))]
+use std::{sync::atomic::fence, thread::yield_now};
+
+use crate::sync::primitive;
 use crate::wire::header::{FileHeader, COMMITTED_OFFSET, FLAGS_OFFSET, FLAG_FINALIZED};
 use crate::wire::{ENTRY_HEADER_LEN, FORMAT_VERSION, SEGMENT_EXT};
 
@@ -50,11 +78,14 @@ pub(crate) struct SegmentConfig {
     pub clock: u8,
     /// Sequence number of the first segment (a collector continues after earlier files).
     pub first_seq: u32,
+    /// Where the helper thread runs: the consumer's core, or unpinned.
+    pub helper_core: Option<usize>,
 }
 
 struct Open {
-    /// `None` for a segment in memory ([`SegmentWriter::memory`]).
-    _file: Option<File>,
+    /// Shared with the helper, which writes zeros ahead through it; `None` for a segment in
+    /// memory ([`SegmentWriter::memory`]).
+    file: Option<Arc<File>>,
     map: MmapMut,
     path: PathBuf,
     /// Next write position; invariant: header_len <= pos <= map.len().
@@ -63,13 +94,18 @@ struct Open {
     committed: usize,
     /// Committed bytes already msync'ed.
     synced: usize,
-    /// Bytes from the start already handed to the helper to pre-fault.
+    /// Bytes from the start already handed to the helper to prepare.
     populated: usize,
+    /// The hand-over of this mapping's tail with the helper.
+    claim: Arc<Claim>,
+    /// The consumer's own copy of `claim.consumer`: it may write below this.
+    claimed: usize,
     /// Whether the next segment was requested from the helper.
     next_requested: bool,
 }
 
-/// A segment file created, preallocated, mapped and pre-faulted, not yet in use.
+/// A segment file created, preallocated, mapped and with its first window prepared, not yet
+/// in use.
 struct Blank {
     file: File,
     map: MmapMut,
@@ -80,13 +116,91 @@ struct Blank {
 enum Job {
     /// Create segment `seq`.
     Prepare(u32),
-    /// Pre-fault `len` bytes at address `addr` of a live mapping (advice only: harmless even
-    /// if the mapping is gone or replaced by the time it runs).
-    Populate { addr: usize, len: usize },
+    /// Prepare bytes `from..to` of a live segment: write zeros there, then fault them in.
+    Populate { file: Arc<File>, claim: Arc<Claim>, base: usize, from: usize, to: usize },
 }
 
-/// Bytes pre-faulted ahead of the consumer's write position.
+/// Bytes prepared ahead of the consumer's write position.
 const POPULATE_WINDOW: usize = 4 << 20;
+
+/// The steps in which the consumer claims the tail and the helper prepares it; bounds how
+/// long the consumer can wait for the helper.
+const FILL_CHUNK: usize = 1 << 20;
+
+/// Bytes of zeros per `pwrite`, which is the largest folio the page cache builds for them
+/// (see the module docs for why small).
+const ZEROS: usize = 64 << 10;
+
+/// `Claim::helper` when the helper is not writing.
+const IDLE: u64 = u64::MAX;
+
+/// Who may write where in one live segment. The consumer owns `0..consumer` and grows it
+/// before it writes past it; the helper writes zeros only to a chunk at or past it, and says
+/// which first. This is Dekker's pattern: each side stores its own word, then a `SeqCst`
+/// fence, then loads the other's word. The two fences are ordered one way or the other in
+/// the single total order of `SeqCst` operations, and the side whose fence comes second sees
+/// the other's store: either the helper sees the new claim and skips the chunk, or the
+/// consumer sees the chunk in progress and waits until the helper is past it.
+///
+/// Its atomics come from `crate::sync::primitive` and its fence switches with them, so the
+/// loom models at the end of this file check it. (They need the fences: loom treats `SeqCst`
+/// loads and stores as `AcqRel`, which is too weak for this pattern, but models `SeqCst`
+/// fences.)
+#[derive(Debug)]
+struct Claim {
+    /// End of the prefix the consumer owns (bytes); only grows; `u64::MAX` from finalization
+    /// on.
+    consumer: primitive::AtomicU64,
+    /// Start of the chunk the helper is writing, or `IDLE`. Every store is `Release` and made
+    /// after the zeros of the chunks before it are written.
+    helper: primitive::AtomicU64,
+}
+
+impl Claim {
+    fn new(owned: usize) -> Claim {
+        Claim { consumer: primitive::AtomicU64::new(owned as u64), helper: primitive::AtomicU64::new(IDLE) }
+    }
+
+    /// Consumer side: takes `0..end`, waiting for a chunk the helper is writing below `end`.
+    fn take_up_to(&self, end: usize) {
+        let end = end as u64;
+        // Relaxed: the fence after it orders it for the helper (Dekker's pattern, see the
+        // type's docs); the claim publishes no data.
+        self.consumer.store(end, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let mut spins = 0u32;
+        loop {
+            // Acquire pairs with the helper's Release stores: once it is idle or past `end`,
+            // the zeros it wrote below `end` happen before our writes there.
+            let h = self.helper.load(Ordering::Acquire);
+            if h == IDLE || h >= end {
+                return;
+            }
+            spins += 1;
+            if spins < 64 && !cfg!(loom) {
+                std::hint::spin_loop();
+            } else {
+                // The helper may share our core: let it finish its chunk.
+                yield_now();
+            }
+        }
+    }
+
+    /// Helper side: runs `write` on the chunk at `start` unless the consumer has claimed it.
+    fn fill(&self, start: usize, write: impl FnOnce()) {
+        let start = start as u64;
+        // Release: publishes the zeros of the chunks before this one (see the field's docs);
+        // the fence orders it before our load of the claim (Dekker's pattern).
+        self.helper.store(start, Ordering::Release);
+        fence(Ordering::SeqCst);
+        // Relaxed: we only need the value; when it says the chunk is claimed we touch nothing.
+        if self.consumer.load(Ordering::Relaxed) <= start {
+            write();
+        }
+        // Release: the consumer's Acquire load of this store orders our zeros before its writes.
+        self.helper.store(IDLE, Ordering::Release);
+    }
+}
 
 /// The helper thread that prepares the next segment and pre-faults the current one.
 struct Preparer {
@@ -98,19 +212,30 @@ struct Preparer {
 }
 
 impl Preparer {
-    fn start(dir: PathBuf, run_id: u64, size: usize) -> io::Result<Preparer> {
+    fn start(dir: PathBuf, run_id: u64, size: usize, core: Option<usize>) -> io::Result<Preparer> {
         let (req_tx, req_rx) = mpsc::channel::<Job>();
         let (res_tx, res_rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
+            // Never on the caller's (perhaps pinned, hot) core: where the consumer runs.
+            super::place_thread(core);
+            // The source of every pwrite; never written.
+            let zeros = vec![0u8; ZEROS];
             while let Ok(job) = req_rx.recv() {
                 match job {
                     Job::Prepare(seq) => {
-                        let blank = prepare_blank(&dir, run_id, seq, size);
+                        let blank = prepare_blank(&dir, run_id, seq, size, &zeros);
                         if res_tx.send((seq, blank)).is_err() {
                             break;
                         }
                     }
-                    Job::Populate { addr, len } => populate(addr, len),
+                    Job::Populate { file, claim, base, from, to } => {
+                        for start in (from..to).step_by(FILL_CHUNK) {
+                            let end = to.min(start + FILL_CHUNK);
+                            // While `fill` runs the closure the consumer neither writes this
+                            // chunk nor unmaps the segment (it claims everything first).
+                            claim.fill(start, || prepare(&file, base, start, end, &zeros));
+                        }
+                    }
                 }
             }
         })?;
@@ -127,9 +252,9 @@ impl Preparer {
         }
     }
 
-    fn populate(&self, addr: usize, len: usize) {
+    fn populate(&self, job: Job) {
         if let Some(tx) = &self.requests {
-            let _ = tx.send(Job::Populate { addr, len });
+            let _ = tx.send(job);
         }
     }
 
@@ -166,7 +291,7 @@ fn discard(b: Blank) {
     let _ = fs::remove_file(&b.tmp);
 }
 
-fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize) -> io::Result<Blank> {
+fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize, zeros: &[u8]) -> io::Result<Blank> {
     let tmp = dir.join(format!(".{FILE_PREFIX}{run_id:020}-{seq:06}.{SEGMENT_EXT}.tmp"));
     let file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp)?;
     if let Err(e) = preallocate(&file, size as u64) {
@@ -175,7 +300,8 @@ fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize) -> io::Result<B
         return Err(e);
     }
     // SAFETY: we just created this file exclusively (O_EXCL) and are its only writer; see the
-    // module docs for the ownership invariant that keeps the mapping sound.
+    // module docs for the ownership invariant (with the helper's zeros) that keeps the
+    // mapping sound.
     let map = match unsafe { MmapOptions::new().len(size).map_mut(&file) } {
         Ok(m) => m,
         Err(e) => {
@@ -183,8 +309,35 @@ fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize) -> io::Result<B
             return Err(e);
         }
     };
-    populate(map.as_ptr() as usize, POPULATE_WINDOW.min(size));
+    no_readahead(&map);
+    // Nobody else knows this file yet, so no claim is needed.
+    for start in (0..POPULATE_WINDOW.min(size)).step_by(FILL_CHUNK) {
+        prepare(&file, map.as_ptr() as usize, start, POPULATE_WINDOW.min(size).min(start + FILL_CHUNK), zeros);
+    }
     Ok(Blank { file, map, tmp })
+}
+
+/// Prepares bytes `start..end` of the segment `file`, mapped at `base`: writes zeros there,
+/// `zeros.len()` bytes at a time, which puts the pages in the page cache without faulting,
+/// then maps them writable. The caller guarantees that nobody writes these bytes meanwhile and
+/// that the mapping stays in place. Failures are ignored: the consumer's own page faults
+/// will do the work.
+fn prepare(file: &File, base: usize, start: usize, end: usize, zeros: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    for at in (start..end).step_by(zeros.len()) {
+        let len = zeros.len().min(end - at);
+        if file.write_all_at(&zeros[..len], at as u64).is_err() {
+            return;
+        }
+    }
+    populate(base + start, end - start);
+}
+
+/// Turns readahead off for faults on `map` (`MADV_RANDOM`). A fault that misses the page
+/// cache (the consumer outrunning the helper) then adds one page instead of reading ahead
+/// up to the disk's readahead window in 2 MiB folios, ahead of the helper's zeros.
+fn no_readahead(map: &MmapMut) {
+    let _ = map.advise(memmap2::Advice::Random);
 }
 
 /// Asks the kernel to fault in `[addr, addr + len)` writable, without touching the bytes.
@@ -193,8 +346,8 @@ fn populate(addr: usize, len: usize) {
     {
         // Linux 5.14+; older kernels say EINVAL, and the pages fault in on first write.
         const MADV_POPULATE_WRITE: libc::c_int = 23;
-        // SAFETY: madvise only gives advice about the range; on an unmapped or replaced range
-        // it fails or populates whatever is mapped there, never touching memory contents.
+        // SAFETY: madvise only gives advice about the range and never touches memory contents;
+        // our callers keep the range mapped meanwhile (and an unmapped range merely fails).
         unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
     }
     #[cfg(not(target_os = "linux"))]
@@ -227,7 +380,7 @@ impl SegmentWriter {
     /// Creates the directory if needed and opens the run's first segment.
     pub fn create(cfg: SegmentConfig) -> io::Result<Self> {
         fs::create_dir_all(&cfg.dir)?;
-        let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size).ok();
+        let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size, cfg.helper_core).ok();
         let seq = cfg.first_seq;
         let mut w = SegmentWriter { cfg, seq, open: None, prep, serial: 0, memory: false, spare: None };
         w.open_next()?;
@@ -284,12 +437,17 @@ impl SegmentWriter {
         }
         let start = o.pos;
         o.pos += n;
+        if o.pos > o.claimed {
+            o.claimed = o.pos.next_multiple_of(FILL_CHUNK).min(o.map.len());
+            o.claim.take_up_to(o.claimed);
+        }
         if o.pos + POPULATE_WINDOW / 2 > o.populated && o.populated < o.map.len() {
-            let len = POPULATE_WINDOW.min(o.map.len() - o.populated);
-            if let Some(p) = &self.prep {
-                p.populate(o.map.as_ptr() as usize + o.populated, len);
+            let to = o.map.len().min(o.populated + POPULATE_WINDOW);
+            if let (Some(p), Some(file)) = (&self.prep, &o.file) {
+                let (file, claim) = (file.clone(), o.claim.clone());
+                p.populate(Job::Populate { file, claim, base: o.map.as_ptr() as usize, from: o.populated, to });
             }
-            o.populated += len;
+            o.populated = to;
         }
         if !o.next_requested && o.pos > o.map.len() / 2 {
             o.next_requested = true;
@@ -312,7 +470,7 @@ impl SegmentWriter {
 
     /// msyncs the committed bytes not yet synced.
     pub fn sync(&mut self) -> io::Result<()> {
-        if let Some(o) = self.open.as_mut().filter(|o| o._file.is_some()) {
+        if let Some(o) = self.open.as_mut().filter(|o| o.file.is_some()) {
             if o.committed > o.synced {
                 let page = 4096;
                 let start = o.synced / page * page;
@@ -336,12 +494,15 @@ impl SegmentWriter {
     pub fn finalize(&mut self) {
         self.publish();
         let Some(o) = self.open.take() else { return };
-        let Some(file) = o._file else {
+        let Some(file) = o.file else {
             self.spare = Some(o.map);
             return;
         };
         let len = o.committed as u64;
         let flags = u16::from_le_bytes([o.map[FLAGS_OFFSET], o.map[FLAGS_OFFSET + 1]]) | FLAG_FINALIZED;
+        // After this the helper writes nothing more to this file, so it neither touches the
+        // mapping we drop nor extends the file past the length we cut it to.
+        o.claim.take_up_to(usize::MAX);
         drop(o.map);
         // The mapping is gone, so truncating cannot pull pages out from under it.
         let done = file.set_len(len).and_then(|()| {
@@ -364,13 +525,15 @@ impl SegmentWriter {
             // `publish` still stores into.
             let start = COMMITTED_OFFSET + 8;
             self.open = Some(Open {
-                _file: None,
+                file: None,
                 map,
                 path: PathBuf::new(),
                 pos: start,
                 committed: start,
                 synced: 0,
                 populated: self.cfg.size,
+                claim: Arc::new(Claim::new(self.cfg.size)),
+                claimed: self.cfg.size,
                 next_requested: true,
             });
             self.seq += 1;
@@ -382,7 +545,7 @@ impl SegmentWriter {
         let prepared = self.prep.as_mut().and_then(|p| p.take(self.seq));
         let Blank { file, mut map, tmp } = match prepared {
             Some(b) => b?,
-            None => prepare_blank(&self.cfg.dir, self.cfg.run_id, self.seq, self.cfg.size)?,
+            None => prepare_blank(&self.cfg.dir, self.cfg.run_id, self.seq, self.cfg.size, &vec![0; ZEROS])?,
         };
         let header = FileHeader {
             version: FORMAT_VERSION,
@@ -412,15 +575,18 @@ impl SegmentWriter {
             discard(Blank { file, map, tmp });
             return Err(e);
         }
+        // The first window was prepared with the blank; the consumer owns it from the start.
         let populated = POPULATE_WINDOW.min(self.cfg.size);
         self.open = Some(Open {
-            _file: Some(file),
+            file: Some(Arc::new(file)),
             map,
             path,
             pos: header_len,
             committed: header_len,
             synced: 0,
             populated,
+            claim: Arc::new(Claim::new(populated)),
+            claimed: populated,
             next_requested: false,
         });
         self.seq += 1;
@@ -499,4 +665,67 @@ fn preallocate(file: &File, len: u64) -> io::Result<()> {
         }
     }
     file.set_len(len)
+}
+
+#[cfg(all(test, loom))]
+mod loom_models {
+    //! The hand-over of a segment's tail: the consumer claims a chunk and writes it while the
+    //! helper may be zero-filling it. `bytes` stands for the chunk; loom reports any access to
+    //! it by both threads that is not ordered.
+
+    use super::Claim;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    const CHUNK: usize = 8;
+
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+            b.preemption_bound = Some(3);
+        }
+        b.check(f);
+    }
+
+    #[test]
+    fn loom_the_helper_never_overwrites_what_the_consumer_wrote() {
+        model(|| {
+            let claim = Arc::new(Claim::new(0));
+            let bytes = Arc::new(UnsafeCell::new(0u8));
+            let helper = {
+                let (claim, bytes) = (claim.clone(), bytes.clone());
+                thread::spawn(move || {
+                    // SAFETY: `fill` runs this only while the consumer keeps off the chunk.
+                    claim.fill(0, || bytes.with_mut(|b| unsafe { *b = 0 }));
+                })
+            };
+            claim.take_up_to(CHUNK);
+            // SAFETY: `take_up_to` returned, so the helper is not writing the chunk.
+            bytes.with_mut(|b| unsafe { *b = 1 });
+            helper.join().unwrap();
+            // SAFETY: both threads are done.
+            assert_eq!(bytes.with(|b| unsafe { *b }), 1, "the helper's zeros landed on the consumer's data");
+        });
+    }
+
+    #[test]
+    fn loom_finalization_waits_for_a_chunk_in_progress() {
+        model(|| {
+            let claim = Arc::new(Claim::new(CHUNK));
+            // Stands for the mapping, which finalization unmaps.
+            let mapped = Arc::new(UnsafeCell::new(true));
+            let helper = {
+                let (claim, mapped) = (claim.clone(), mapped.clone());
+                thread::spawn(move || {
+                    // SAFETY: `fill` runs this only before finalization has claimed everything.
+                    claim.fill(CHUNK, || assert!(mapped.with(|m| unsafe { *m }), "wrote to an unmapped segment"));
+                })
+            };
+            claim.take_up_to(usize::MAX);
+            // SAFETY: everything is claimed, so the helper no longer looks at the mapping.
+            mapped.with_mut(|m| unsafe { *m = false });
+            helper.join().unwrap();
+        });
+    }
 }

@@ -87,6 +87,7 @@ impl SourceWriter {
             pid: header.pid,
             clock: header.clock,
             first_seq,
+            helper_core: None,
         };
         let seg = SegmentWriter::create(cfg)?;
         let mut w = SourceWriter {

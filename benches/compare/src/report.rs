@@ -106,6 +106,7 @@ impl Report {
             m.load_start,
             crate::machine::load_average()
         );
+        let _ = writeln!(s, "- Memory: {}", m.memory);
         let _ = writeln!(s, "- Command: `{}`", self.command);
         let _ = writeln!(s, "- Whole run: {:.0} s, every figure from this one run\n", self.elapsed.as_secs_f64());
         self.settings(&mut s);
