@@ -419,10 +419,10 @@ impl Builder {
                 }
             }
         }
-        let mut text_outs: Vec<_> = cfg.text.iter().map(|t| (None, t.clone())).collect();
+        let mut text_outs: Vec<_> = cfg.text.iter().map(|t| (None, t.clone(), false)).collect();
         for o in &cfg.outputs {
             if let crate::route::OutputKind::Text(t) = &o.kind {
-                text_outs.push((Some((o.name.clone(), o.route.clone())), t.clone()));
+                text_outs.push((Some((o.name.clone(), o.route.clone())), t.clone(), o.json));
             }
         }
         let segment_outputs =

@@ -4,7 +4,7 @@
 //! [`Output`] gets the records its [`Route`] picks: by target (module path) prefix, by level,
 //! or by the logger named in the macro (`info!(logger: "trades", ...)`). Each output has its
 //! own directory, segment size, retention and durability (segments), or its own destination
-//! (text).
+//! and format, `tapelog cat`'s text layout or NDJSON ([`Output::json`]) (text).
 //!
 //! Routes are decided once per call site, on the consumer thread, the first time it sees
 //! the site; the call itself does nothing more than without routes.
@@ -103,6 +103,7 @@ pub struct Output {
     pub(crate) name: String,
     pub(crate) route: Route,
     pub(crate) kind: OutputKind,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +125,7 @@ impl Output {
         Output {
             name: name.into(),
             route: Route::All,
+            json: false,
             kind: OutputKind::Segments {
                 dir: dir.into(),
                 segment_size: None,
@@ -136,7 +138,15 @@ impl Output {
 
     /// A text output (console, file, syslog), formatted as the unnamed ones are.
     pub fn text(name: impl Into<String>, out: TextOutput) -> Output {
-        Output { name: name.into(), route: Route::All, kind: OutputKind::Text(out) }
+        Output { name: name.into(), route: Route::All, kind: OutputKind::Text(out), json: false }
+    }
+
+    /// Text outputs: one JSON object per line (`ts`, `level`, `thread`, `thread_id`,
+    /// `target`, `file`, `line`, `msg`, `fields`, as [`Record::to_json`](crate::Record::to_json)
+    /// makes it) instead of `tapelog cat`'s text layout. Syslog outputs keep RFC 5424.
+    pub fn json(mut self) -> Output {
+        self.json = true;
+        self
     }
 
     /// The records it gets (default: all).

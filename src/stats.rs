@@ -261,8 +261,9 @@ pub fn stats() -> Stats {
 pub enum HealthStatus {
     /// Running, nothing lost since the last look.
     Ok,
-    /// Running, but records or lines were lost since the last look, an I/O error happened,
-    /// or a ring is past the capacity-warning level now.
+    /// Running, but records or lines were lost since the last look (by the rings, text
+    /// outputs, sinks or network stream), an I/O error happened, a ring is past the
+    /// capacity-warning level now, the network stream is disconnected, or a sink was disabled.
     Degraded,
     /// No logger runs, or its consumer thread is gone.
     Down,
@@ -280,6 +281,14 @@ pub struct Health {
     pub text_dropped_since_last: u64,
     /// I/O errors since the previous `health()` call.
     pub io_errors_since_last: u64,
+    /// Records the program's sinks dropped since the previous `health()` call.
+    pub sink_dropped_since_last: u64,
+    /// Records the network stream dropped (or lost at shutdown) since the previous call.
+    pub network_dropped_since_last: u64,
+    /// Whether the network stream is connected (`None` without one).
+    pub network_connected: Option<bool>,
+    /// Sinks of the program's that panicked and were disabled.
+    pub sinks_disabled: Vec<String>,
     /// The fullest ring right now, as a share of its capacity (0 to 1).
     pub fullest_ring: f64,
     /// Totals since start (or, after shutdown, of the last logger).
@@ -307,6 +316,10 @@ impl Health {
             "dropped_since_last": self.dropped_since_last,
             "text_dropped_since_last": self.text_dropped_since_last,
             "io_errors_since_last": self.io_errors_since_last,
+            "sink_dropped_since_last": self.sink_dropped_since_last,
+            "network_dropped_since_last": self.network_dropped_since_last,
+            "network_connected": self.network_connected,
+            "sinks_disabled": self.sinks_disabled,
             "fullest_ring": self.fullest_ring,
             "logged": self.total.logged,
             "written": self.total.written,
@@ -320,15 +333,18 @@ impl Health {
 
 /// The health summary: [`HealthStatus::Down`] without a running logger or consumer,
 /// [`HealthStatus::Degraded`] when anything was lost since the previous call (records, text
-/// lines, I/O errors) or a ring is past the capacity-warning level, else
+/// lines, sink or network records, I/O errors), a ring is past the capacity-warning level,
+/// the network stream is disconnected or a sink was disabled, else
 /// [`HealthStatus::Ok`]. Meant for one poller (a health endpoint): each call resets the
 /// "since last" counters.
 pub fn health() -> Health {
     use std::sync::atomic::AtomicU64;
-    static SEEN: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    static SEEN: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
     let st = stats();
     let text_dropped: u64 = st.text.iter().map(|t| t.dropped).sum();
-    let now = [st.total.dropped, text_dropped, st.total.io_errors];
+    let sink_dropped: u64 = st.sinks.iter().map(|k| k.dropped).sum();
+    let net_dropped = st.network.as_ref().map_or(0, |n| n.records_dropped + n.lost_at_shutdown);
+    let now = [st.total.dropped, text_dropped, st.total.io_errors, sink_dropped, net_dropped];
     // Relaxed: these are statistics; a racing second poller at worst sees a delta twice.
     let delta: Vec<u64> = SEEN.iter().zip(now).map(|(s, n)| n.saturating_sub(s.swap(n, Ordering::Relaxed))).collect();
     let fullest = st
@@ -340,9 +356,16 @@ pub fn health() -> Health {
     let sh = current();
     let alive = sh.as_ref().is_some_and(|s| s.flush.consumer_alive());
     let warn_at = sh.as_ref().and_then(|s| s.config.capacity_warning).map_or(0.8, |w| w.fill);
+    let network_connected = st.network.as_ref().map(|n| n.connected);
+    let sinks_disabled: Vec<String> =
+        st.sinks.iter().filter(|k| k.disabled.is_some()).map(|k| k.name.clone()).collect();
     let status = if !st.running || !alive {
         HealthStatus::Down
-    } else if delta.iter().any(|&d| d > 0) || fullest >= warn_at {
+    } else if delta.iter().any(|&d| d > 0)
+        || fullest >= warn_at
+        || network_connected == Some(false)
+        || !sinks_disabled.is_empty()
+    {
         HealthStatus::Degraded
     } else {
         HealthStatus::Ok
@@ -352,6 +375,10 @@ pub fn health() -> Health {
         dropped_since_last: delta[0],
         text_dropped_since_last: delta[1],
         io_errors_since_last: delta[2],
+        sink_dropped_since_last: delta[3],
+        network_dropped_since_last: delta[4],
+        network_connected,
+        sinks_disabled,
         fullest_ring: fullest,
         total: st.total,
         last_error: st.last_error,

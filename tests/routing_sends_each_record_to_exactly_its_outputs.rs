@@ -54,6 +54,11 @@ fn records_reach_exactly_their_outputs() {
         .output(Output::segments("trades", p.join("trades")).route(Route::logger("trades")))
         .output(Output::text("errors", TextOutput::File(errors_log.clone())).route(Route::level(Level::Error)))
         .output(Output::segments("tiny", p.join("tiny")).segment_size(256 << 10).max_files(2))
+        .output(
+            Output::text("trades-json", TextOutput::File(p.join("trades.ndjson")))
+                .route(Route::logger("trades").and(Route::level(Level::Info)))
+                .json(),
+        )
         .ring_capacity(64 << 10)
         .segment_size(4 << 20)
         .start()
@@ -103,6 +108,15 @@ fn records_reach_exactly_their_outputs() {
     assert!(lines.iter().all(|l| l.contains(" ERROR ")));
     assert_eq!(lines.iter().filter(|l| l.contains("risk limit")).count(), e);
     assert_eq!(lines.iter().filter(|l| l.contains("rejected")).count(), e);
+
+    // Its own format: NDJSON.
+    let nd = std::fs::read_to_string(p.join("trades.ndjson")).unwrap();
+    let objs: Vec<serde_json::Value> = nd.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(objs.len(), n);
+    for (i, o) in objs.iter().enumerate() {
+        assert_eq!(o["msg"], format!("trade {i} booked"));
+        assert_eq!(o["level"], "INFO");
+    }
 
     // Its own retention: at most 2 files, the newest records in them.
     let tiny = tapelog::list_segments(&p.join("tiny"));

@@ -148,6 +148,8 @@ fn panicking_sink_is_disabled_and_the_others_stay_complete() {
         tapelog::info!("record {}", i);
     }
     tapelog::flush();
+    let h = tapelog::health();
+    assert_eq!((h.status, h.sinks_disabled.clone()), (tapelog::HealthStatus::Degraded, vec!["panicky".to_string()]));
     drop(guard);
     let s = tapelog::stats();
     assert_eq!(s.sinks[0].name, "panicky");

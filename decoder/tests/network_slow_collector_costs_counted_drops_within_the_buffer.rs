@@ -91,6 +91,9 @@ fn slow_collector_keeps_the_sender_within_its_bound() {
     assert_eq!(n.buffer_capacity, BUFFER as u64);
     assert!(n.buffer_high_water <= BUFFER as u64, "{n:?}");
     assert!(n.buffer_high_water > 0, "{n:?}");
+    let h = tapelog::health();
+    assert_eq!(h.status, tapelog::HealthStatus::Degraded);
+    assert_eq!(h.network_dropped_since_last, n.records_dropped, "{h:?}");
 
     // Let the collector catch up; the gap markers then reach it.
     fast.store(true, Ordering::Relaxed);

@@ -72,6 +72,10 @@ impl TextOutput {
     }
 }
 
+/// A text output as configured: its name and route if it is a named output, the
+/// destination, and whether it writes NDJSON.
+pub(crate) type TextOutSpec = (Option<(String, crate::Route)>, TextOutput, bool);
+
 /// What a call site's lines need, prepared once.
 struct SiteText {
     cs: &'static Callsite,
@@ -84,6 +88,8 @@ struct SiteText {
 struct Out {
     /// The records it takes; `None`: all, and drop reports.
     route: Option<crate::Route>,
+    /// NDJSON (`Record::to_json`) instead of text lines.
+    json: bool,
     writer: Writer,
     color: bool,
     /// Set for syslog outputs, which get RFC 5424 messages instead of lines.
@@ -137,6 +143,9 @@ pub(crate) struct TextSinks {
     tmp: String,
     /// Sinks of the program's that run on this thread.
     users: Vec<Guarded>,
+    /// Whether an output writes NDJSON, and the current record's line of it.
+    wants_json: bool,
+    json: String,
     /// Sinks of the program's that run on threads of their own.
     workers: Vec<Worker>,
     /// A batch that wraps around the end of the ring, made contiguous for raw sinks.
@@ -153,7 +162,7 @@ impl TextSinks {
     /// Opens every output (files on the caller's thread, so errors reach `start()`) and
     /// starts their writer threads. `None` without outputs.
     pub fn open(
-        outputs: &[(Option<(String, crate::Route)>, TextOutput)],
+        outputs: &[TextOutSpec],
         queue_bytes: usize,
         sinks: Vec<(String, Box<dyn Sink>)>,
         sink_queue_bytes: usize,
@@ -163,7 +172,7 @@ impl TextSinks {
         }
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let mut outs = Vec::new();
-        for (routed, o) in outputs {
+        for (routed, o, json) in outputs {
             let mut header = None;
             let (dest, color) = match o {
                 TextOutput::Stderr => (Dest::Stderr, !no_color && std::io::stderr().is_terminal()),
@@ -185,9 +194,11 @@ impl TextSinks {
             let writer = Writer::start(name.clone(), dest, queue_bytes).map_err(|e| (PathBuf::from(name), e))?;
             let buf = writer.buffer();
             let route = routed.as_ref().map(|(_, r)| r.clone());
-            outs.push(Out { route, writer, color, syslog: header, buf, lines: 0 });
+            let (json, color) = (*json && header.is_none(), color && !*json);
+            outs.push(Out { route, json, writer, color, syslog: header, buf, lines: 0 });
         }
         let any_syslog = outs.iter().any(|o| o.syslog.is_some());
+        let wants_json = outs.iter().any(|o| o.json);
         let (mut users, mut workers) = (Vec::new(), Vec::new());
         for (name, sink) in sinks {
             let blocks = sink.may_block();
@@ -217,6 +228,8 @@ impl TextSinks {
             copy: Vec::new(),
             sd: any_syslog.then(String::new),
             tmp: String::new(),
+            wants_json,
+            json: String::new(),
             users,
             workers,
             batch: Vec::new(),
@@ -236,6 +249,8 @@ impl TextSinks {
             copy: Vec::new(),
             sd: None,
             tmp: String::new(),
+            wants_json: false,
+            json: String::new(),
             users: vec![g],
             workers: Vec::new(),
             batch: Vec::new(),
@@ -448,6 +463,11 @@ impl TextSinks {
                 continue;
             }
             match &o.syslog {
+                None if o.json => {
+                    o.buf.extend_from_slice(self.json.as_bytes());
+                    o.buf.push(b'\n');
+                    o.ended_one();
+                }
                 None => o.push_line(&self.line, Some(cs.level), ts_len),
                 Some(h) => {
                     let sd = self.sd.as_deref().unwrap_or("-");
@@ -505,7 +525,7 @@ impl TextSinks {
             }
             end
         };
-        if self.users.iter().any(|u| !u.raw) {
+        if self.wants_json || self.users.iter().any(|u| !u.raw) {
             let cs = site.cs;
             let rec = Record {
                 level: cs.level,
@@ -521,6 +541,9 @@ impl TextSinks {
                 text: &self.line,
                 message: &self.line[start..end],
             };
+            if self.wants_json {
+                self.json = rec.to_json();
+            }
             for u in self.users.iter_mut().filter(|u| !u.raw) {
                 u.call(|s| s.record(&rec));
                 if !u.disabled {
