@@ -73,7 +73,7 @@ impl fmt::Display for RenderError {
 impl std::error::Error for RenderError {}
 
 /// The value cannot be formatted with the spec (the caller knows which argument it is).
-struct Mismatch;
+pub(super) struct Mismatch;
 
 impl Template {
     /// Appends to `out` exactly what `format!` printed for this format string and
@@ -147,7 +147,8 @@ fn type_name(v: &Value<'_>) -> &'static str {
 }
 
 /// `{}` with no spec: the hot path of the decoder.
-fn plain(v: &Value<'_>, out: &mut String) -> Result<(), Mismatch> {
+#[inline]
+pub(super) fn plain(v: &Value<'_>, out: &mut String) -> Result<(), Mismatch> {
     match *v {
         Value::U8(n) => push_u64(out, n.into()),
         Value::U16(n) => push_u64(out, n.into()),
