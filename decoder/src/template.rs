@@ -255,7 +255,10 @@ fn fill(
 ) -> Result<(), String> {
     let mut res = Ok(());
     for h in &r.holes {
-        out.push_str(&h.before);
+        // Often empty (a line that starts with `{ts}`): skip the call to copy nothing.
+        if !h.before.is_empty() {
+            out.push_str(&h.before);
+        }
         if let HoleKind::Arg { kind, at } = h.what {
             // `resolve` checked the kind and `record` the length: this always prints.
             crate::output::push_fixed(kind, rec.args.get(at..).unwrap_or_default(), out);
@@ -276,7 +279,9 @@ fn fill(
             out.push_str(RESET);
         }
     }
-    out.push_str(&r.tail);
+    if !r.tail.is_empty() {
+        out.push_str(&r.tail);
+    }
     res
 }
 
