@@ -722,6 +722,17 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
         push_u64(out, whole);
         return true;
     }
+    // Most logged fractions have a place or two: probe those first. The first `k` that
+    // parses back is the smallest, so its `m` is what the search below ends with too
+    // (point 4, from the other side); each probe stays below B (points 1 and 2).
+    for k in 1..=2 {
+        if wide * POW10[k] >= T::BOUND {
+            break;
+        }
+        if let Some(m) = x.parses_back(k) {
+            return push_split(out, x, whole, m, k);
+        }
+    }
     // The largest k with |x| * 10^k < B, guessed from the binary exponent
     // (log10(2) ≈ 1233/4096) and then corrected.
     let e2 = ((wide.to_bits() >> 52) & 0x7ff) as i32 - 1023;
@@ -746,6 +757,12 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
             k -= zeros;
         }
     }
+    push_split(out, x, whole, m, k)
+}
+
+/// Writes `x`, whose shortest decimal is `m / 10^k` (`k >= 1`, `m < B`), and whose
+/// truncation is `whole`; false (nothing written) if those disagree.
+fn push_split<T: ShortFloat>(out: &mut String, x: T, whole: u64, m: u64, k: usize) -> bool {
     // `m / 10^k` parses back to `|x|`, which is not an integer, so both have the integer
     // part `whole` (an integer between them would be a float nearer to one than the
     // other); no division is needed to split `m`. Checked all the same: if the split
