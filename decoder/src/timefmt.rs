@@ -79,6 +79,21 @@ impl TimeFormatter {
     /// Appends the timestamp of `ns` (Unix nanoseconds).
     #[inline]
     pub fn write(&mut self, out: &mut String, ns: i128) {
+        // The common case: `ns` falls in the second cached last, which has a slot for the
+        // nanoseconds (RFC 3339 and Unix styles): no division, no style dispatch.
+        if let (Some(at), Some(sec)) = (self.nanos_at, self.sec) {
+            let frac = ns - i128::from(sec) * 1_000_000_000;
+            if (0..1_000_000_000).contains(&frac) {
+                self.push_stamp(out, at, frac as u32);
+                return;
+            }
+        }
+        self.write_uncached(out, ns);
+    }
+
+    /// [`Self::write`] for a timestamp in another second than the cached one, or in a style
+    /// without a nanosecond slot.
+    fn write_uncached(&mut self, out: &mut String, ns: i128) {
         if self.style == TsStyle::UnixNs {
             let _ = write!(out, "{ns}");
             return;
@@ -96,14 +111,22 @@ impl TimeFormatter {
         if self.sec != Some(sec) {
             self.refresh(sec);
         }
+        match self.nanos_at {
+            Some(at) => self.push_stamp(out, at, frac),
+            None => out.push_str(&self.stamp),
+        }
+    }
+
+    /// Appends the cached stamp with the nine digits of `frac` in its slot at `at`.
+    #[inline]
+    fn push_stamp(&self, out: &mut String, at: usize, frac: u32) {
         let start = out.len();
         out.push_str(&self.stamp);
-        if let Some(at) = self.nanos_at {
-            let at = start + at;
-            // SAFETY: only the nine ASCII zeros pushed there just above are overwritten, with
-            // nine ASCII digits, so `out` stays valid UTF-8.
-            let bytes = unsafe { out.as_mut_vec() };
-            bytes[at..at + 9].copy_from_slice(&nine_digits(frac));
+        // SAFETY: only the nine ASCII zeros pushed there just above are overwritten, with
+        // nine ASCII digits, so `out` stays valid UTF-8.
+        let bytes = unsafe { out.as_mut_vec() };
+        if let Some(slot) = bytes.get_mut(start + at..start + at + 9) {
+            slot.copy_from_slice(&nine_digits(frac));
         }
     }
 
