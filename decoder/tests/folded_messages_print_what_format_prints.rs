@@ -67,8 +67,8 @@ fn folded_messages_match_format_for_random_values() {
             }
             3 => {
                 let (a, y32) = (a as isize, y as f32);
-                tapelog::info!(k = d as u64; "f32 {} and {}", y32, a);
-                want.push(format!("f32 {y32} and {a} k={}", d as u64));
+                tapelog::info!(k = d; "f32 {} and {}", y32, a);
+                want.push(format!("f32 {y32} and {a} k={d}"));
             }
             _ => {
                 // Not plain: printed through the message renderer, next to folded lines.
