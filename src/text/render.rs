@@ -725,8 +725,8 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
     // Most logged fractions have a place or two: probe those first. The first `k` that
     // parses back is the smallest, so its `m` is what the search below ends with too
     // (point 4, from the other side); each probe stays below B (points 1 and 2).
-    for (k, &scale) in POW10.iter().enumerate().take(3).skip(1) {
-        if wide * scale >= T::BOUND {
+    for k in [1, 2] {
+        if wide * POW10[k] >= T::BOUND {
             break;
         }
         if let Some(m) = x.parses_back(k) {
