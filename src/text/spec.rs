@@ -560,6 +560,14 @@ pub(crate) enum Piece {
 /// One piece of a [`Template`] as [`Template::segments`] shows it, for callers that lay a
 /// line out around the message themselves (the decoder folds each call site's message
 /// into its line layout once, then fills in only the arguments per record).
+///
+/// ```
+/// use tapelog::text::{Segment, Template};
+///
+/// let t = Template::parse("qty {:>6}")?;
+/// assert_eq!(t.segments().last(), Some(Segment::Formatted(0)));
+/// # Ok::<(), tapelog::text::FormatError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Segment<'t> {
