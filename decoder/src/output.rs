@@ -45,6 +45,47 @@ fn decode_fixed<'a>(kinds: &[u8], mut args: &'a [u8], arr: &mut [Value<'a>; 4]) 
     true
 }
 
+/// Encoded size of an argument kind that [`push_fixed`] prints.
+pub(crate) fn fixed_size(kind: u8) -> Option<usize> {
+    match ArgKind(kind) {
+        ArgKind::U8 | ArgKind::I8 => Some(1),
+        ArgKind::U16 | ArgKind::I16 => Some(2),
+        ArgKind::U32 | ArgKind::I32 | ArgKind::F32 => Some(4),
+        ArgKind::U64 | ArgKind::USIZE | ArgKind::I64 | ArgKind::ISIZE | ArgKind::F64 => Some(8),
+        _ => None,
+    }
+}
+
+/// Appends `{}` of the argument of kind `kind` at the start of `b`, as the message
+/// renderer prints it; false (nothing appended) if the kind is not one of
+/// [`fixed_size`]'s or `b` is short.
+#[inline]
+pub(crate) fn push_fixed(kind: u8, b: &[u8], out: &mut String) -> bool {
+    macro_rules! le {
+        ($t:ty, $n:expr, $v:ident) => {{
+            let Some(b) = b.first_chunk::<$n>() else { return false };
+            Value::$v(<$t>::from_le_bytes(*b))
+        }};
+    }
+    let v = match ArgKind(kind) {
+        ArgKind::U8 => le!(u8, 1, U8),
+        ArgKind::U16 => le!(u16, 2, U16),
+        ArgKind::U32 => le!(u32, 4, U32),
+        ArgKind::U64 => le!(u64, 8, U64),
+        ArgKind::USIZE => le!(u64, 8, Usize),
+        ArgKind::I8 => le!(i8, 1, I8),
+        ArgKind::I16 => le!(i16, 2, I16),
+        ArgKind::I32 => le!(i32, 4, I32),
+        ArgKind::I64 => le!(i64, 8, I64),
+        ArgKind::ISIZE => le!(i64, 8, Isize),
+        ArgKind::F32 => le!(f32, 4, F32),
+        ArgKind::F64 => le!(f64, 8, F64),
+        _ => return false,
+    };
+    // A fixed-size value owns nothing: skipping its drop glue (a call) leaks nothing.
+    std::mem::ManuallyDrop::new(v).push_display(out)
+}
+
 /// Renders the message of a record into `out`. On failure `out` holds a readable fallback
 /// (the raw format string and arguments) and the error is returned.
 pub fn render_message(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) -> Result<(), String> {

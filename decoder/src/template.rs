@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use crate::output::ArgBuf;
 use tapelog::text::line::{level_color, push_thread, DIM, DROPS_COLOR, RESET};
+use tapelog::text::{Segment, Template};
 
 use crate::event::{DropsRef, RecordRef};
 use crate::timefmt::TimeFormatter;
@@ -139,22 +140,40 @@ pub struct TextStyle {
     cache: Vec<Resolved>,
 }
 
-/// The template for one (run, call site, thread): everything but the timestamp and the
-/// message is fixed, so it is rendered once into `text`, with holes for the rest.
+/// The line of one (run, call site, thread): everything but the timestamp and the
+/// arguments is fixed, so it is rendered once into literal runs with holes between them.
+/// When the message is a plain `{}` layout of fixed-size arguments, its literals are
+/// folded in too and each argument is a hole of its own.
 #[derive(Debug, Clone, Default)]
 struct Resolved {
     key: Option<(usize, u32, u32)>,
-    text: String,
     holes: Vec<Hole>,
+    /// The text after the last hole.
+    tail: String,
+    /// The record's argument bytes that the `Arg` holes read, when there are some: a
+    /// record with another length (damage) is printed through the unfolded layout.
+    args_len: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Hole {
-    /// Byte offset in `text`.
-    at: usize,
-    field: Field,
+    /// The text before the hole.
+    before: String,
+    what: HoleKind,
     right: bool,
     width: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HoleKind {
+    Ts,
+    Msg,
+    Fields,
+    /// `{}` of the fixed-size argument of kind `kind` at byte `at` of the arguments.
+    Arg {
+        kind: u8,
+        at: usize,
+    },
 }
 
 const CACHE_SLOTS: usize = 64;
@@ -188,31 +207,15 @@ impl TextStyle {
         if self.cache[slot].key != Some(key) {
             let r = &mut self.cache[slot];
             r.key = Some(key);
-            resolve(&self.template, self.color, rec, r);
+            resolve(&self.template, self.color, rec, true, r);
         }
         let r = &self.cache[slot];
-        let mut res = Ok(());
-        let mut prev = 0;
-        for h in &r.holes {
-            out.push_str(&r.text[prev..h.at]);
-            prev = h.at;
-            let color = self.color && h.field == Field::Ts;
-            if color {
-                out.push_str(DIM);
-            }
-            let start = out.len();
-            match h.field {
-                Field::Ts => self.time.write(out, rec.ts_ns),
-                Field::Fields => crate::output::render_fields(rec, args, out),
-                _ => res = crate::output::render_message(rec, args, out),
-            }
-            pad(out, start, h.right, h.width);
-            if color {
-                out.push_str(RESET);
-            }
+        if r.args_len.is_some_and(|n| n != rec.args.len()) {
+            let mut plain = Resolved::default();
+            resolve(&self.template, self.color, rec, false, &mut plain);
+            return fill(&plain, &mut self.time, self.color, rec, args, out);
         }
-        out.push_str(&r.text[prev..]);
-        res
+        fill(r, &mut self.time, self.color, rec, args, out)
     }
 
     /// Appends the line of a drop report (without newline). Drop reports keep one layout
@@ -240,11 +243,57 @@ impl TextStyle {
     }
 }
 
-/// Renders the fixed parts of the template for `rec`'s call site and thread.
-fn resolve(t: &LineTemplate, color: bool, rec: &RecordRef<'_>, r: &mut Resolved) {
-    r.text.clear();
+/// Appends the line of `rec` laid out by `r`.
+#[inline]
+fn fill(
+    r: &Resolved,
+    time: &mut TimeFormatter,
+    color: bool,
+    rec: &RecordRef<'_>,
+    args: &mut ArgBuf,
+    out: &mut String,
+) -> Result<(), String> {
+    let mut res = Ok(());
+    for h in &r.holes {
+        // Often empty (a line that starts with `{ts}`): skip the call to copy nothing.
+        if !h.before.is_empty() {
+            out.push_str(&h.before);
+        }
+        if let HoleKind::Arg { kind, at } = h.what {
+            // `resolve` checked the kind and `record` the length: this always prints.
+            crate::output::push_fixed(kind, rec.args.get(at..).unwrap_or_default(), out);
+            continue;
+        }
+        let color = color && h.what == HoleKind::Ts;
+        if color {
+            out.push_str(DIM);
+        }
+        let start = out.len();
+        match h.what {
+            HoleKind::Ts => time.write(out, rec.ts_ns),
+            HoleKind::Fields => crate::output::render_fields(rec, args, out),
+            HoleKind::Msg | HoleKind::Arg { .. } => res = crate::output::render_message(rec, args, out),
+        }
+        pad(out, start, h.right, h.width);
+        if color {
+            out.push_str(RESET);
+        }
+    }
+    if !r.tail.is_empty() {
+        out.push_str(&r.tail);
+    }
+    res
+}
+
+/// Renders the fixed parts of the template for `rec`'s call site and thread; with `fold`,
+/// folds a message of fixed-size `{}` arguments in as well (see [`Resolved`]).
+fn resolve(t: &LineTemplate, color: bool, rec: &RecordRef<'_>, fold: bool, r: &mut Resolved) {
     r.holes.clear();
-    let out = &mut r.text;
+    r.args_len = None;
+    let mut out = String::new();
+    let mut hole = |out: &mut String, what, right, width| {
+        r.holes.push(Hole { before: std::mem::take(out), what, right, width });
+    };
     for p in &t.pieces {
         let (field, right, width) = match p {
             Piece::Literal(s) => {
@@ -253,9 +302,36 @@ fn resolve(t: &LineTemplate, color: bool, rec: &RecordRef<'_>, r: &mut Resolved)
             }
             Piece::Field { field, right, width } => (*field, *right, *width),
         };
-        if matches!(field, Field::Ts | Field::Msg) || field == Field::Fields && !rec.site.fields.is_empty() {
-            r.holes.push(Hole { at: out.len(), field, right, width });
-            continue;
+        match field {
+            Field::Msg => {
+                match fold.then(|| fold_message(rec, width)).flatten() {
+                    Some((template, offsets)) => {
+                        for seg in template.segments() {
+                            match seg {
+                                Segment::Literal(s) => out.push_str(s),
+                                Segment::Display(i) => {
+                                    let kind = rec.site.kinds[i];
+                                    hole(&mut out, HoleKind::Arg { kind, at: offsets[i] }, false, 0);
+                                }
+                                // `fold_message` folds only `{}` layouts.
+                                _ => {}
+                            }
+                        }
+                        r.args_len = offsets.last().copied();
+                    }
+                    None => hole(&mut out, HoleKind::Msg, right, width),
+                }
+                continue;
+            }
+            Field::Ts => {
+                hole(&mut out, HoleKind::Ts, right, width);
+                continue;
+            }
+            Field::Fields if !rec.site.fields.is_empty() => {
+                hole(&mut out, HoleKind::Fields, right, width);
+                continue;
+            }
+            _ => {}
         }
         let color = color && field == Field::Level;
         if color {
@@ -264,18 +340,43 @@ fn resolve(t: &LineTemplate, color: bool, rec: &RecordRef<'_>, r: &mut Resolved)
         let start = out.len();
         match field {
             Field::Level => out.push_str(rec.site.level.map_or("?????", |l| l.as_str())),
-            Field::Thread => push_thread(out, rec.thread.name.as_str(), rec.thread.id),
-            Field::ThreadId => push_u32(out, rec.thread.id),
+            Field::Thread => push_thread(&mut out, rec.thread.name.as_str(), rec.thread.id),
+            Field::ThreadId => push_u32(&mut out, rec.thread.id),
             Field::Target => out.push_str(&rec.site.module),
             Field::File => out.push_str(&rec.site.file),
-            Field::Line => push_u32(out, rec.site.line),
+            Field::Line => push_u32(&mut out, rec.site.line),
             Field::Ts | Field::Msg | Field::Fields => {}
         }
-        pad(out, start, right, width);
+        pad(&mut out, start, right, width);
         if color {
             out.push_str(RESET);
         }
     }
+    r.tail = out;
+}
+
+/// The format string of `rec`'s call site, where each of its arguments starts and where the
+/// last one ends, if the message can be folded into the line: a parsed format string of
+/// `{}` placeholders only, every argument of a kind [`crate::output::push_fixed`] prints,
+/// and no width on `{msg}`. For arguments of exactly these bytes such a message renders as
+/// the folded holes print it: [`Template::render`] writes each `{}` as `push_display` does.
+fn fold_message<'r>(rec: &RecordRef<'r>, width: usize) -> Option<(&'r Template, Vec<usize>)> {
+    let site = rec.site;
+    let template = site.template.as_ref().ok()?;
+    if width != 0 {
+        return None;
+    }
+    let mut offsets = vec![0];
+    for &k in &site.kinds {
+        let end = offsets.last()? + crate::output::fixed_size(k)?;
+        offsets.push(end);
+    }
+    let folds = template.segments().all(|s| match s {
+        Segment::Literal(_) => true,
+        Segment::Display(i) => i < site.kinds.len(),
+        _ => false,
+    });
+    folds.then_some((template, offsets))
 }
 
 /// Pads `out[start..]` with spaces to `width` characters.

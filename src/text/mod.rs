@@ -11,4 +11,4 @@ mod spec;
 
 pub use check::check_format;
 pub use render::RenderError;
-pub use spec::{FormatError, Template};
+pub use spec::{FormatError, Segment, Template};

@@ -12,6 +12,7 @@
 //! shortest decimal is short (see [`push_short`]); both are checked against std.
 
 use std::fmt::{self, Write as _};
+use std::mem::MaybeUninit;
 
 use super::spec::{Align, Kind, Piece, Spec, Template};
 use super::Value;
@@ -72,7 +73,7 @@ impl fmt::Display for RenderError {
 impl std::error::Error for RenderError {}
 
 /// The value cannot be formatted with the spec (the caller knows which argument it is).
-struct Mismatch;
+pub(super) struct Mismatch;
 
 impl Template {
     /// Appends to `out` exactly what `format!` printed for this format string and
@@ -146,7 +147,8 @@ fn type_name(v: &Value<'_>) -> &'static str {
 }
 
 /// `{}` with no spec: the hot path of the decoder.
-fn plain(v: &Value<'_>, out: &mut String) -> Result<(), Mismatch> {
+#[inline]
+pub(super) fn plain(v: &Value<'_>, out: &mut String) -> Result<(), Mismatch> {
     match *v {
         Value::U8(n) => push_u64(out, n.into()),
         Value::U16(n) => push_u64(out, n.into()),
@@ -508,53 +510,104 @@ std_core! {
     std_upper_exp: UpperExp "E";
 }
 
-/// "00" "01" … "99": two digits per division, as std and `itoa` do.
-const DIGIT_PAIRS: &[u8; 200] = b"\
-    0001020304050607080910111213141516171819202122232425262728293031323334353637383940\
-    4142434445464748495051525354555657585960616263646566676869707172737475767778798081\
-    828384858687888990919293949596979899";
+/// Eight `b'0'`s, to turn digit values into ASCII eight at a time.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
 
-/// Writes `n` in decimal at the end of `buf`; returns where the digits start.
+/// The eight decimal digits of `n < 10^8`, zero-padded, as byte values 0..=9 of a
+/// little-endian u64: the most significant digit is the lowest byte, so the bytes are in
+/// reading order in memory. Branch-free: two digits per 16-bit lane, in parallel (Paul
+/// Khuong's method; each multiply-shift divides exactly below the lane's bound).
 #[inline]
-fn digits_at_end(buf: &mut [u8; 20], mut n: u64) -> usize {
-    let mut at = buf.len();
-    while n >= 100 {
-        let i = 2 * (n % 100) as usize;
-        n /= 100;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
-    }
-    if n >= 10 {
-        let i = 2 * n as usize;
-        at -= 2;
-        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
-    } else {
-        at -= 1;
-        buf[at] = b'0' + n as u8;
-    }
-    at
+fn eight_digits(n: u32) -> u64 {
+    debug_assert!(n < 100_000_000);
+    // `abcd` in the low 32 bits and `efgh` in the high ones.
+    let merged = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
+    // Per 32-bit lane, x / 100 for x < 10^4 is (x * 10486) >> 20.
+    let top = ((merged * 10_486) >> 20) & ((0x7f << 32) | 0x7f);
+    let bottom = merged - 100 * top;
+    // 16-bit lanes `ab`, `cd`, `ef`, `gh`; per lane, x / 10 for x < 100 is (x * 103) >> 10.
+    let hundreds = (bottom << 16) + top;
+    let mut tens = ((hundreds * 103) >> 10) & ((0xf << 48) | (0xf << 32) | (0xf << 16) | 0xf);
+    tens += (hundreds - 10 * tens) << 8;
+    tens
 }
 
-/// Appends `s` to `out` in one copy, without a UTF-8 check.
+/// Stores the eight bytes of `bytes` (little-endian) at `w[at..at + 8]`.
+#[inline]
+fn put8(w: &mut [MaybeUninit<u8>], at: usize, bytes: u64) {
+    for (d, s) in w[at..at + 8].iter_mut().zip(bytes.to_le_bytes()) {
+        d.write(s);
+    }
+}
+
+/// Writes `n < 10^8` without leading zeros at `w[at..]` (storing eight bytes); returns
+/// where the digits end.
+#[inline]
+fn put_trimmed(w: &mut [MaybeUninit<u8>], at: usize, n: u32) -> usize {
+    let d = eight_digits(n);
+    // Leading zero digits are the low zero bytes; `0` keeps its last digit.
+    let skip = (d.trailing_zeros() / 8).min(7);
+    put8(w, at, (d + ASCII_ZEROS) >> (8 * skip));
+    at + 8 - skip as usize
+}
+
+/// Writes the last `k <= 8` digits of `n < 10^8`, zero-padded, at `w[at..]` (storing
+/// eight bytes unless `k` is 0); returns where they end.
+#[inline]
+fn put_last(w: &mut [MaybeUninit<u8>], at: usize, n: u32, k: usize) -> usize {
+    if k > 0 {
+        put8(w, at, (eight_digits(n) + ASCII_ZEROS) >> (8 * (8 - k)));
+    }
+    at + k
+}
+
+/// Writes `n` in decimal at `w[at..]` (storing up to 20 bytes past `at`); returns where
+/// the digits end.
+#[inline]
+fn put_u64(w: &mut [MaybeUninit<u8>], at: usize, n: u64) -> usize {
+    const E8: u64 = 100_000_000;
+    if n < E8 {
+        put_trimmed(w, at, n as u32)
+    } else if n < E8 * E8 {
+        let at = put_trimmed(w, at, (n / E8) as u32);
+        put_last(w, at, (n % E8) as u32, 8)
+    } else {
+        // At most four leading digits: u64::MAX < 1845 * 10^16.
+        let at = put_trimmed(w, at, (n / (E8 * E8)) as u32);
+        let at = put_last(w, at, (n / E8 % E8) as u32, 8);
+        put_last(w, at, (n % E8) as u32, 8)
+    }
+}
+
+/// Appends the ASCII that `write` puts at the start of an `N`-byte window of `out`'s
+/// spare capacity; `write` returns how many bytes it wrote.
 ///
 /// # Safety
 ///
-/// `s` must be ASCII.
+/// `write` must initialize the first `len` bytes of the window with ASCII, where `len`
+/// is what it returns.
 #[inline]
-unsafe fn push_ascii(out: &mut String, s: &[u8]) {
-    debug_assert!(s.is_ascii());
-    // SAFETY: ASCII is valid UTF-8 (the caller's promise), so `out` stays a valid `String`.
-    unsafe { out.as_mut_vec() }.extend_from_slice(s);
+unsafe fn push_window<const N: usize>(out: &mut String, write: impl FnOnce(&mut [MaybeUninit<u8>; N]) -> usize) {
+    // SAFETY: only ASCII is appended (the caller's promise), so `out` stays valid UTF-8.
+    let v = unsafe { out.as_mut_vec() };
+    v.reserve(N);
+    let old = v.len();
+    let Some(w) = v.spare_capacity_mut().first_chunk_mut::<N>() else {
+        // `reserve(N)` made room for the window.
+        return;
+    };
+    let len = write(w).min(N);
+    // SAFETY: `write` initialized `len <= N` bytes past the length (the caller's promise),
+    // within the capacity `reserve` made.
+    unsafe { v.set_len(old + len) };
 }
 
-/// `{}` of an unsigned integer, without the `fmt` machinery: the digits are built on the
-/// stack and appended at once.
+/// `{}` of an unsigned integer, without the `fmt` machinery: the digits are written
+/// straight into `out`'s spare capacity, eight at a time.
 #[inline]
-fn push_u64(out: &mut String, n: u64) {
-    let mut buf = [0; 20];
-    let start = digits_at_end(&mut buf, n);
-    // SAFETY: `digits_at_end` wrote ASCII digits into `buf[start..]`.
-    unsafe { push_ascii(out, &buf[start..]) };
+pub(crate) fn push_u64(out: &mut String, n: u64) {
+    // SAFETY: `put_u64` writes ASCII digits and returns their end.
+    unsafe { push_window::<24>(out, |w| put_u64(w, 0, n)) };
 }
 
 /// `{}` of a signed integer, without the `fmt` machinery.
@@ -596,8 +649,10 @@ const POW10: [f64; 23] = [
 /// `round(s)` for `0 <= s < 2^52` without a libm call. Ties may go either way: by
 /// point 2 a tie is never the decimal sought.
 fn round_small(s: f64) -> u64 {
-    let t = s as u64;
-    t + u64::from(s - t as f64 >= 0.5)
+    // Through i64: both conversions are then single instructions on x86-64 (unsigned ones
+    // are not), and exact below 2^53.
+    let t = s as i64;
+    (t + i64::from(s - t as f64 >= 0.5)) as u64
 }
 
 /// What the short-float fast path needs to know about f32 and f64.
@@ -627,7 +682,8 @@ impl ShortFloat for f64 {
     }
     fn parses_back(self, k: usize) -> Option<u64> {
         let m = round_small(self.abs() * POW10[k]);
-        (m as f64 / POW10[k] == self.abs()).then_some(m)
+        // `m < 2^53`: exact through i64, which converts in one instruction.
+        (m as i64 as f64 / POW10[k] == self.abs()).then_some(m)
     }
 }
 
@@ -643,7 +699,7 @@ impl ShortFloat for f32 {
     }
     fn parses_back(self, k: usize) -> Option<u64> {
         let m = round_small(self.wide_abs() * POW10[k]);
-        (m as f32 / POW10[k] as f32 == self.abs()).then_some(m)
+        (m as i64 as f32 / POW10[k] as f32 == self.abs()).then_some(m)
     }
 }
 
@@ -655,13 +711,27 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
         return false;
     }
     // An integer parses back at k = 0, the smallest k: it is its own shortest decimal.
-    let whole = wide as u64;
-    if whole as f64 == wide {
+    // Through i64, exact below the bound (see `round_small`).
+    let whole = wide as i64;
+    let exact = whole as f64 == wide;
+    let whole = whole as u64;
+    if exact {
         if x.is_sign_negative() {
             out.push('-');
         }
         push_u64(out, whole);
         return true;
+    }
+    // Most logged fractions have a place or two: probe those first. The first `k` that
+    // parses back is the smallest, so its `m` is what the search below ends with too
+    // (point 4, from the other side); each probe stays below B (points 1 and 2).
+    for k in [1, 2] {
+        if wide * POW10[k] >= T::BOUND {
+            break;
+        }
+        if let Some(m) = x.parses_back(k) {
+            return push_split(out, x, whole, m, k);
+        }
     }
     // The largest k with |x| * 10^k < B, guessed from the binary exponent
     // (log10(2) ≈ 1233/4096) and then corrected.
@@ -687,42 +757,70 @@ fn push_short<T: ShortFloat>(out: &mut String, x: T) -> bool {
             k -= zeros;
         }
     }
+    push_split(out, x, whole, m, k)
+}
+
+/// Writes `x`, whose shortest decimal is `m / 10^k` (`k >= 1`, `m < B`), and whose
+/// truncation is `whole`; false (nothing written) if those disagree.
+fn push_split<T: ShortFloat>(out: &mut String, x: T, whole: u64, m: u64, k: usize) -> bool {
+    // `m / 10^k` parses back to `|x|`, which is not an integer, so both have the integer
+    // part `whole` (an integer between them would be a float nearer to one than the
+    // other); no division is needed to split `m`. Checked all the same: if the split
+    // were off, std would write the number.
+    let split = |p: u64| whole.checked_mul(p).and_then(|wp| m.checked_sub(wp)).filter(|&f| f < p);
+    let frac = match POW10_U64.get(k) {
+        Some(&p) => split(p),
+        None => (whole == 0).then_some(m),
+    };
+    let Some(frac) = frac else {
+        return false;
+    };
     if x.is_sign_negative() {
         out.push('-');
     }
-    push_decimal(out, m, k);
+    push_decimal(out, whole, frac, k);
     true
 }
 
-/// Writes `m / 10^k` positionally; `m < 10^15`, `k <= 22` and, when `k > 0`,
-/// `m % 10 != 0`.
-fn push_decimal(out: &mut String, m: u64, k: usize) {
-    if k == 0 {
-        return push_u64(out, m);
-    }
-    // Right to left: `k` fraction digits (zero-padded), the point, then at least one
-    // integer digit; at most 23 digits and the point.
-    let mut buf = [b'0'; 24];
-    let mut at = buf.len();
-    let mut n = m;
-    for _ in 0..k {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    at -= 1;
-    buf[at] = b'.';
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // SAFETY: `buf` holds ASCII digits and a point.
-    unsafe { push_ascii(out, &buf[at..]) };
+/// Writes `int.frac`, with `frac` zero-padded on the left to `1 <= k <= 22` digits;
+/// `int < 10^15` and `frac < 10^min(k, 15)`.
+fn push_decimal(out: &mut String, int: u64, frac: u64, k: usize) {
+    const E8: u64 = 100_000_000;
+    // The integer part (at most 15 digits), the point, then the fraction digits: at most
+    // 40 bytes stored.
+    // SAFETY: every byte up to the returned end is an ASCII digit or the point.
+    unsafe {
+        push_window::<48>(out, |w| {
+            let at = put_u64(w, 0, int);
+            w[at].write(b'.');
+            let at = at + 1;
+            match k {
+                0..=8 => put_last(w, at, frac as u32, k),
+                9..=16 => {
+                    let at = put_last(w, at, (frac / E8 % E8) as u32, k - 8);
+                    put_last(w, at, (frac % E8) as u32, 8)
+                }
+                _ => {
+                    // `frac < 10^15`: the first `k - 16 <= 6` digits are zeros.
+                    put8(w, at, ASCII_ZEROS);
+                    let at = put_last(w, at + k.min(22) - 16, (frac / E8 % E8) as u32, 8);
+                    put_last(w, at, (frac % E8) as u32, 8)
+                }
+            }
+        })
+    };
 }
+
+/// Powers of ten that u64 holds.
+const POW10_U64: [u64; 20] = {
+    let mut p = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
 
 #[cfg(test)]
 mod tests {
@@ -751,6 +849,49 @@ mod tests {
         out.clear();
         push_u64(&mut out, u64::MAX);
         assert_eq!(out, u64::MAX.to_string());
+    }
+
+    #[test]
+    fn digits_match_std_for_random_widths() {
+        let mut out = String::from("x");
+        let mut r = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..200_000 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            // Every length from 1 to 20 digits.
+            let n = r >> (i % 64);
+            out.truncate(1);
+            push_u64(&mut out, n);
+            assert_eq!(out[1..], n.to_string());
+        }
+    }
+
+    #[test]
+    fn decimals_place_the_point_at_every_k() {
+        let mut out = String::new();
+        for m in [1u64, 7, 12, 105, 99_999_999, 100_000_001, 123_456_789_012_345, 999_999_999_999_999] {
+            for k in 0..=22 {
+                if k > 0 && m % 10 == 0 {
+                    continue;
+                }
+                out.clear();
+                if k == 0 {
+                    push_u64(&mut out, m);
+                } else {
+                    let p = 10u128.pow(k as u32);
+                    push_decimal(&mut out, (u128::from(m) / p) as u64, (u128::from(m) % p) as u64, k);
+                }
+                let digits = format!("{m:0>w$}", w = k + 1);
+                let want = if k == 0 {
+                    digits
+                } else {
+                    let (int, frac) = digits.split_at(digits.len() - k);
+                    format!("{int}.{frac}")
+                };
+                assert_eq!(out, want, "{m} / 10^{k}");
+            }
+        }
     }
 
     /// Random floats of the shapes that matter: any bit pattern, short decimals,

@@ -557,6 +557,29 @@ pub(crate) enum Piece {
     Arg { index: usize, spec: Spec },
 }
 
+/// One piece of a [`Template`] as [`Template::segments`] shows it, for callers that lay a
+/// line out around the message themselves (the decoder folds each call site's message
+/// into its line layout once, then fills in only the arguments per record).
+///
+/// ```
+/// use tapelog::text::{Segment, Template};
+///
+/// let t = Template::parse("qty {:>6}")?;
+/// assert_eq!(t.segments().last(), Some(Segment::Formatted(0)));
+/// # Ok::<(), tapelog::text::FormatError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Segment<'t> {
+    /// Text copied as is (escapes already resolved).
+    Literal(&'t str),
+    /// `{}` or `{N}` with no spec: [`Value::push_display`](super::Value::push_display) of
+    /// argument `N`.
+    Display(usize),
+    /// Any other placeholder for argument `N`: only [`Template::render`] reproduces it.
+    Formatted(usize),
+}
+
 /// A format string parsed once and rendered many times.
 ///
 /// Accepts exactly what [`check_format`](super::check_format) accepts: the subset of
@@ -628,6 +651,35 @@ impl Template {
     /// ```
     pub fn arg_count(&self) -> usize {
         self.arg_count
+    }
+
+    /// The template's pieces in output order, adjacent literals merged. Rendering
+    /// `Literal` as is, `Display(i)` with [`Value::push_display`](super::Value::push_display)
+    /// and `Formatted(i)` as [`render`](Template::render) would, gives `render`'s output.
+    ///
+    /// ```
+    /// use tapelog::text::{Segment, Template};
+    ///
+    /// let t = Template::parse("a {} b {0:>4} {{c}}")?;
+    /// let s: Vec<Segment> = t.segments().collect();
+    /// assert_eq!(
+    ///     s,
+    ///     [
+    ///         Segment::Literal("a "),
+    ///         Segment::Display(0),
+    ///         Segment::Literal(" b "),
+    ///         Segment::Formatted(0),
+    ///         Segment::Literal(" {c}"),
+    ///     ]
+    /// );
+    /// # Ok::<(), tapelog::text::FormatError>(())
+    /// ```
+    pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
+        self.pieces.iter().map(|p| match p {
+            Piece::Literal(s) => Segment::Literal(s),
+            Piece::Plain(i) => Segment::Display(*i),
+            Piece::Arg { index, .. } => Segment::Formatted(*index),
+        })
     }
 }
 
