@@ -116,6 +116,7 @@ impl Collector {
     /// finalizing its files.
     pub fn run(self) -> io::Result<()> {
         let mut conns: Vec<JoinHandle<()>> = Vec::new();
+        // Relaxed: the flag carries no data; its value alone says stop.
         while !self.ctx.stop.load(Ordering::Relaxed) {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
@@ -194,6 +195,8 @@ fn serve_connection(ctx: &Ctx, mut stream: TcpStream, peer: SocketAddr) -> Resul
             .or_insert_with(|| Arc::new(SourceSlot { lock: Mutex::new(()), generation: AtomicU64::new(0) }))
             .clone()
     };
+    // SeqCst is more than enough: only the counter's value is compared, nothing is published
+    // through it.
     let generation = slot.generation.fetch_add(1, Ordering::SeqCst) + 1;
     let deadline = Instant::now() + ctx.opts.stall_timeout;
     let _held = loop {

@@ -18,7 +18,8 @@ use crate::shared::ThreadShared;
 use crate::wire::record::{for_each_shape, record_len_split, Anchor, BatchHead, ShapeEntry, Split, ThreadEntry};
 use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
 
-/// Counters of one routed output, for `stats().outputs`.
+/// Counters of one routed output, for `stats().outputs`. Written by the consumer only, read
+/// with Relaxed by `stats()`: statistics, final once shutdown has joined the consumer.
 #[derive(Debug, Default)]
 pub(crate) struct OutputCounters {
     pub name: String,

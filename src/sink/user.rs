@@ -193,7 +193,8 @@ pub struct RawBatch<'a> {
     pub bytes: &'a [u8],
 }
 
-/// Counters of one sink.
+/// Counters of one sink. Relaxed everywhere but `newly_disabled`: statistics, final once
+/// shutdown has joined the threads that write them.
 #[derive(Debug, Default)]
 pub(crate) struct SinkCounters {
     pub name: String,
