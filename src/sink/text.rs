@@ -197,8 +197,6 @@ impl TextSinks {
             let (json, color) = (*json && header.is_none(), color && !*json);
             outs.push(Out { route, json, writer, color, syslog: header, buf, lines: 0 });
         }
-        let any_syslog = outs.iter().any(|o| o.syslog.is_some());
-        let wants_json = outs.iter().any(|o| o.json);
         let (mut users, mut workers) = (Vec::new(), Vec::new());
         for (name, sink) in sinks {
             let blocks = sink.may_block();
@@ -217,7 +215,13 @@ impl TextSinks {
             .map_err(|e| (PathBuf::from(name), e))?;
             workers.push(w);
         }
-        Ok(Some(TextSinks {
+        Ok(Some(TextSinks::new(outs, users, workers)))
+    }
+
+    fn new(outs: Vec<Out>, users: Vec<Guarded>, workers: Vec<Worker>) -> TextSinks {
+        let any_syslog = outs.iter().any(|o| o.syslog.is_some());
+        let wants_json = outs.iter().any(|o| o.json);
+        TextSinks {
             outs,
             sites: Vec::new(),
             shapes: Shapes::new(),
@@ -233,28 +237,12 @@ impl TextSinks {
             users,
             workers,
             batch: Vec::new(),
-        }))
+        }
     }
 
     /// A formatter for one sink on its own thread: no outputs, just the sink.
     fn renderer(g: Guarded) -> TextSinks {
-        TextSinks {
-            outs: Vec::new(),
-            sites: Vec::new(),
-            shapes: Shapes::new(),
-            shapes_known: 0,
-            ts: UtcNanos::new(),
-            line: String::with_capacity(256),
-            vals: Vec::new(),
-            copy: Vec::new(),
-            sd: None,
-            tmp: String::new(),
-            wants_json: false,
-            json: String::new(),
-            users: vec![g],
-            workers: Vec::new(),
-            batch: Vec::new(),
-        }
+        TextSinks::new(Vec::new(), vec![g], Vec::new())
     }
 
     /// On a sink's own thread: one chunk the consumer queued.
