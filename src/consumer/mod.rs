@@ -242,6 +242,12 @@ struct Consumer {
     slots: Vec<Slot>,
     /// Indexed by call-site id; ids are dense from 1.
     sites: Vec<Option<Site>>,
+    /// Indexed by call-site id: the whole record length of a site whose records are all
+    /// one size, carry no serde value and whose dictionary entry is in segment `fast_serial`;
+    /// 0 for any other. Lets the batch walk take such a record with one load (see
+    /// `write_batches`).
+    fast_len: Vec<u32>,
+    fast_serial: u64,
     known_sites: usize,
     /// Indexed by shape id - 1.
     shapes: Vec<ShapeSlot>,
@@ -281,6 +287,8 @@ impl Consumer {
             shared,
             slots: Vec::new(),
             sites: vec![None],
+            fast_len: Vec::new(),
+            fast_serial: 0,
             known_sites: 0,
             shapes: Vec::new(),
             seg,
@@ -543,6 +551,11 @@ impl Consumer {
         let overhead = ENTRY_HEADER_LEN + BATCH_FIXED_LEN;
         let n = split.len();
         let serial = self.seg.serial;
+        if self.fast_serial != serial {
+            // A new segment: its dictionary holds no call site yet.
+            self.fast_len.fill(0);
+            self.fast_serial = serial;
+        }
         while pos < n {
             let room = self.seg.remaining().saturating_sub(overhead);
             let start = pos;
@@ -552,6 +565,18 @@ impl Consumer {
             let mut need_shape = None;
             while pos < n {
                 let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
+                // Fast path: a site already checked in this segment, of one record length.
+                // (The producer commits whole records, so `pos + len <= n` holds for every
+                // record our producers write; checked anyway, and left to the slow path.)
+                let fast = self.fast_len.get(id as usize).map_or(0, |&l| l as usize);
+                if fast != 0 && pos + fast <= n {
+                    if pos - start + fast > room {
+                        break;
+                    }
+                    records += 1;
+                    pos += fast;
+                    continue;
+                }
                 let len = if id == DROP_MARKER_ID {
                     RECORD_HEADER_LEN + crate::wire::DROP_MARKER_PAYLOAD
                 } else {
@@ -570,7 +595,8 @@ impl Consumer {
                         break;
                     }
                     let serde_kinds = site.has_serde.then(|| site.reg.kinds.clone());
-                    let len = match record_len_split(split, pos, &site.reg.kinds, site.static_len) {
+                    let static_len = site.static_len;
+                    let len = match record_len_split(split, pos, &site.reg.kinds, static_len) {
                         Ok(l) => l,
                         Err(_) => {
                             self.shared.set_error(format!("malformed record in thread {}'s ring", slot.shared.id));
@@ -584,6 +610,8 @@ impl Consumer {
                         if need_shape.is_some() {
                             break;
                         }
+                    } else if static_len.is_some() {
+                        self.remember_fast_len(id, len);
                     }
                     len
                 };
@@ -672,6 +700,18 @@ impl Consumer {
         });
         self.text = Some(text);
         n
+    }
+
+    /// Lets the batch walk take call site `id`'s records, all `len` bytes long, without a
+    /// lookup until the segment rotates. Only for a site whose dictionary entry is in the
+    /// current segment and whose records carry no serde value.
+    #[cold]
+    fn remember_fast_len(&mut self, id: u32, len: usize) {
+        let (Ok(len), idx) = (u32::try_from(len), id as usize) else { return };
+        if idx >= self.fast_len.len() {
+            self.fast_len.resize(idx + 1, 0);
+        }
+        self.fast_len[idx] = len;
     }
 
     /// Looks up a call site, refreshing from the registry on a miss.

@@ -416,11 +416,17 @@ impl<'a> Split<'a> {
     }
 
     /// `N` bytes at `at`, wherever they lie.
-    #[inline]
+    #[inline(always)]
     pub fn get<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
         if at + N <= self.a.len() {
             return self.a[at..at + N].try_into().ok();
         }
+        self.get_slow(at)
+    }
+
+    /// [`Split::get`] past the end of `a`: in `b`, or across the two.
+    #[inline(never)]
+    fn get_slow<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
         if at >= self.a.len() {
             let at = at - self.a.len();
             return self.b.get(at..at + N)?.try_into().ok();
