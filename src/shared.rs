@@ -13,7 +13,24 @@ use crate::sync::handover::Handover;
 /// generation their ring belongs to on every call (a relaxed load: a stale value only means a
 /// record goes to a ring the consumer is about to close, which `ThreadShared::closed`
 /// accounts for as dropped).
-pub(crate) static GENERATION: AtomicU64 = AtomicU64::new(0);
+///
+/// It has a cache line (pair) to itself: every call loads it, so a static that the linker
+/// happened to place beside it and that some thread writes would make every call miss.
+/// Before it had, the consumer's per-pass swap of `signals::PENDING_SIGNAL`, 16 bytes away,
+/// did exactly that.
+pub(crate) static GENERATION: OwnLine<AtomicU64> = OwnLine(AtomicU64::new(0));
+
+/// A value alone on its cache line and the adjacent one (which x86 cores prefetch in pairs).
+#[repr(align(128))]
+pub(crate) struct OwnLine<T>(pub T);
+
+impl<T> std::ops::Deref for OwnLine<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// The running logger, or the last one (so `stats()` still answers after shutdown).
 /// Locked only on slow paths: thread attach, start, shutdown, stats.

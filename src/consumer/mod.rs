@@ -326,10 +326,13 @@ impl Consumer {
             }
             self.adopt_pending();
             // Acquire pairs with the signal handler's Release: record it before serving the
-            // flush the handler requested right after.
-            let sig = crate::signals::PENDING_SIGNAL.swap(0, Ordering::Acquire);
-            if sig != 0 {
-                self.record_signal(sig);
+            // flush the handler requested right after. Loaded before it is swapped so that
+            // an idle pass does not write (and take from every other core) its cache line.
+            if crate::signals::PENDING_SIGNAL.load(Ordering::Relaxed) != 0 {
+                let sig = crate::signals::PENDING_SIGNAL.swap(0, Ordering::Acquire);
+                if sig != 0 {
+                    self.record_signal(sig);
+                }
             }
             let flushing = flush_req.is_some();
             let work = self.drain_all(flushing || shutdown);
