@@ -54,6 +54,11 @@ pub struct Args {
     /// Spin between bursts of 20 calls, in nanoseconds.
     #[arg(long, default_value_t = 2000)]
     pub spin_ns: u64,
+    /// Throughput runs of every row whose first run completes within a second; the rounds
+    /// are interleaved and the median is reported with the range. Slower rows run once: a
+    /// run of seconds already averages out what a short one cannot [default: 5, --quick 1].
+    #[arg(long)]
+    pub repeat: Option<usize>,
     /// Skip the throughput runs.
     #[arg(long)]
     pub no_throughput: bool,

@@ -240,44 +240,101 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "| Row | drop-nothing setting | calls return | output complete | msgs/s (complete) | in output / logged | bytes/msg on disk | allocs/call |"
+            "Rows whose run completes within {} s run {} times, in interleaved rounds; their row \
+             is the median run (by completion time), and \"runs\" gives the range of msgs/s over \
+             all of them. A message missing in any run is flagged.\n",
+            crate::parent::REPEAT_BELOW.as_secs(),
+            self.plan.repeat
         );
-        let _ = writeln!(s, "|---|---|---:|---:|---:|---|---:|---:|");
-        for r in self.runs.iter().filter(|r| matches!(r.scenario, Scenario::Throughput { .. })) {
-            match &r.outcome {
-                Ok(Outcome::Throughput { calls, calls_secs, complete_secs, out, bytes, allocs_per_call, dropped }) => {
+        let _ = writeln!(
+            s,
+            "| Row | drop-nothing setting | calls return | output complete | msgs/s (complete) | runs | in output / logged | bytes/msg on disk | allocs/call |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---|---|---:|---:|");
+        for p in &self.plan.peers {
+            match self.throughput_of(p.name) {
+                None => {}
+                Some(Err(e)) => {
+                    let _ = writeln!(s, "| {} | {} | {} | | | | | | |", p.name, p.setting, one_line(e));
+                }
+                Some(Ok(t)) => {
+                    let Outcome::Throughput { calls, calls_secs, complete_secs, out, bytes, allocs_per_call, dropped } =
+                        t.median
+                    else {
+                        continue;
+                    };
                     let per_msg =
                         out.filter(|&o| o > 0).map_or("-".to_owned(), |o| format!("{:.1}", *bytes as f64 / o as f64));
+                    let runs = if t.runs == 1 {
+                        "1".to_owned()
+                    } else {
+                        format!("{}: {}-{}", t.runs, rate(t.min), rate(t.max))
+                    };
+                    let mut acc = accounted(*out, *calls, *dropped);
+                    if !t.all_accounted && acc.ends_with('✓') {
+                        acc.push_str(" (but MESSAGES MISSING in another run)");
+                    }
                     let _ = writeln!(
                         s,
-                        "| {} | {} | {:.3} s | {:.3} s | {} | {} | {} | {:.2} |",
-                        r.peer.name,
-                        r.peer.setting,
+                        "| {} | {} | {:.3} s | {:.3} s | {} | {} | {} | {} | {:.2} |",
+                        p.name,
+                        p.setting,
                         calls_secs,
                         complete_secs,
                         rate(*calls as f64 / complete_secs),
-                        accounted(*out, *calls, *dropped),
+                        runs,
+                        acc,
                         per_msg,
                         allocs_per_call,
                     );
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let _ = writeln!(s, "| {} | {} | {} | | | | | |", r.peer.name, r.peer.setting, one_line(e));
                 }
             }
         }
         let _ = writeln!(s);
     }
 
-    /// Throughput of `peer` (messages per second until complete) and whether every message
-    /// was accounted for.
-    fn rate_of(&self, peer: &str) -> Option<(f64, bool)> {
-        let r = self.find(peer, |s| matches!(s, Scenario::Throughput { .. }))?;
-        match &r.outcome {
-            Ok(Outcome::Throughput { calls, complete_secs, out, dropped, .. }) => {
-                Some((*calls as f64 / complete_secs, *out == Some(*calls) && dropped.unwrap_or(0) == 0))
+    /// The throughput runs of `peer`: the median one, or the first failure; `None` if it
+    /// has none.
+    fn throughput_of(&self, peer: &str) -> Option<Result<Throughput<'_>, &str>> {
+        let runs: Vec<&Run> = self
+            .runs
+            .iter()
+            .filter(|r| r.peer.name == peer && matches!(r.scenario, Scenario::Throughput { .. }))
+            .collect();
+        if runs.is_empty() {
+            return None;
+        }
+        let mut ok: Vec<(f64, f64, bool, &Outcome)> = Vec::new();
+        for r in &runs {
+            match &r.outcome {
+                Ok(o @ Outcome::Throughput { calls, complete_secs, out, dropped, .. }) => ok.push((
+                    *complete_secs,
+                    *calls as f64 / complete_secs,
+                    *out == Some(*calls) && dropped.unwrap_or(0) == 0,
+                    o,
+                )),
+                Ok(_) => {}
+                Err(e) => return Some(Err(e.as_str())),
             }
+        }
+        ok.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let &(_, _, _, median) = ok.get(ok.len() / 2)?;
+        let rates = ok.iter().map(|o| o.1);
+        Some(Ok(Throughput {
+            median,
+            runs: ok.len(),
+            min: rates.clone().fold(f64::INFINITY, f64::min),
+            max: rates.fold(0.0, f64::max),
+            all_accounted: ok.iter().all(|o| o.2),
+        }))
+    }
+
+    /// Throughput of `peer` (messages per second until complete, of its median run) and
+    /// whether every run accounted for every message.
+    fn rate_of(&self, peer: &str) -> Option<(f64, bool)> {
+        let t = self.throughput_of(peer)?.ok()?;
+        match t.median {
+            Outcome::Throughput { calls, complete_secs, .. } => Some((*calls as f64 / complete_secs, t.all_accounted)),
             _ => None,
         }
     }
@@ -350,6 +407,18 @@ impl Report {
 /// Messages per second, in millions.
 fn rate(r: f64) -> String {
     format!("{:.2}M/s", r / 1e6)
+}
+
+/// A row's throughput runs.
+struct Throughput<'a> {
+    /// The run with the median completion time.
+    median: &'a Outcome,
+    runs: usize,
+    /// Lowest and highest msgs/s over the runs.
+    min: f64,
+    max: f64,
+    /// Whether every run accounted for every message.
+    all_accounted: bool,
 }
 
 /// An error made fit for a table cell.
