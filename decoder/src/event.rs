@@ -259,19 +259,53 @@ pub trait Source {
 /// what [`Anchor::to_unix_ns`] does, rounding by hand instead of through libm's `round`.
 #[inline]
 pub fn ticks_to_ns(a: Option<&Anchor>, ticks: u64) -> i128 {
-    let Some(a) = a else { return ticks as i128 };
-    let d = ticks.wrapping_sub(a.ticks) as i64 as f64;
-    let rate = if a.ticks_per_sec > 0.0 { a.ticks_per_sec } else { 1e9 };
-    let x = d * 1e9 / rate;
-    // Half away from zero, as f64::round; beyond 2^62 ns (146 years) defer to it.
-    let r = if x.abs() < (1u64 << 62) as f64 {
-        let t = x as i64;
-        let f = x - t as f64;
-        t + (f >= 0.5) as i64 - (f <= -0.5) as i64
-    } else {
-        x.round() as i64
-    };
-    a.unix_ns as i128 + r as i128
+    match a {
+        Some(a) => TickClock::new(a).ns(ticks),
+        None => ticks as i128,
+    }
+}
+
+/// An anchor with its ns per tick worked out once, for converting many tick values: a
+/// division per record was a tenth of `tapelog cat`'s time. Gives exactly what
+/// [`Anchor::to_unix_ns`] gives, which multiplies by the same factor.
+#[derive(Debug, Clone, Copy)]
+pub struct TickClock {
+    ticks: u64,
+    unix_ns: u64,
+    ns_per_tick: f64,
+}
+
+impl TickClock {
+    /// The clock of anchor `a`.
+    #[inline]
+    pub fn new(a: &Anchor) -> TickClock {
+        TickClock { ticks: a.ticks, unix_ns: a.unix_ns, ns_per_tick: a.ns_per_tick() }
+    }
+
+    /// Unix ns of `ticks`.
+    #[inline]
+    pub fn ns(&self, ticks: u64) -> i128 {
+        let d = ticks.wrapping_sub(self.ticks) as i64 as f64;
+        let x = d * self.ns_per_tick;
+        // Half away from zero, as f64::round; beyond 2^62 ns (146 years) defer to it.
+        let r = if x.abs() < (1u64 << 62) as f64 {
+            let t = x as i64;
+            let f = x - t as f64;
+            t + (f >= 0.5) as i64 - (f <= -0.5) as i64
+        } else {
+            x.round() as i64
+        };
+        self.unix_ns as i128 + r as i128
+    }
+}
+
+/// Unix ns of a tick value by the clock in force (raw ticks without one).
+#[inline]
+pub fn clock_ns(c: Option<&TickClock>, ticks: u64) -> i128 {
+    match c {
+        Some(c) => c.ns(ticks),
+        None => ticks as i128,
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use tapelog::wire::{
 
 use crate::discover::Run;
 use crate::event::RunTables;
+use crate::event::TickClock;
 pub use crate::event::{Diagnostic, DropsRef, Event, RecordRef, Severity, SiteInfo, Source, Step, ThreadInfo};
 
 enum Item {
@@ -55,7 +56,8 @@ struct Cursor {
     index: Option<Rc<SegIndex>>,
     item: usize,
     anchor_idx: usize,
-    anchor: Option<Anchor>,
+    /// The anchor in force, as a clock.
+    anchor: Option<TickClock>,
     /// The bytes of its segment read ahead; the loaded batch is `window.buf[bstart..bend]`.
     window: Window,
     bstart: usize,
@@ -324,7 +326,7 @@ impl Merger {
             };
             cur.item += 1;
             while cur.anchor_idx < idx.anchors.len() && idx.anchors[cur.anchor_idx].0 < *off {
-                cur.anchor = Some(idx.anchors[cur.anchor_idx].1);
+                cur.anchor = Some(TickClock::new(&idx.anchors[cur.anchor_idx].1));
                 cur.anchor_idx += 1;
             }
             match item {
@@ -550,8 +552,8 @@ impl Window {
     }
 }
 
-fn to_ns(a: Option<&Anchor>, ticks: u64) -> i128 {
-    crate::event::ticks_to_ns(a, ticks)
+fn to_ns(a: Option<&TickClock>, ticks: u64) -> i128 {
+    crate::event::clock_ns(a, ticks)
 }
 
 fn diag(path: PathBuf, e: ReadError) -> Diagnostic {

@@ -66,8 +66,16 @@ impl Anchor {
     #[inline]
     pub fn to_unix_ns(&self, ticks: u64) -> i128 {
         let d = ticks.wrapping_sub(self.ticks) as i64 as f64;
+        self.unix_ns as i128 + (d * self.ns_per_tick()).round() as i128
+    }
+
+    /// Nanoseconds per tick (1 for an anchor without a usable rate). Converting is a
+    /// multiplication by this, so that a reader converting many ticks divides once per anchor
+    /// and still gets exactly what [`Anchor::to_unix_ns`] gives.
+    #[inline]
+    pub fn ns_per_tick(&self) -> f64 {
         let rate = if self.ticks_per_sec > 0.0 { self.ticks_per_sec } else { 1e9 };
-        self.unix_ns as i128 + (d * 1e9 / rate).round() as i128
+        1e9 / rate
     }
 }
 
