@@ -50,7 +50,7 @@ impl std::fmt::Display for FileError {
 pub enum DiscoverError {
     /// A path does not exist or cannot be listed.
     Io(PathBuf, std::io::Error),
-    /// A directory holds no segment files.
+    /// A directory holds no segment files, nor do its subdirectories.
     NoSegments(PathBuf),
     /// The command line asks for something impossible.
     Usage(String),
@@ -60,7 +60,13 @@ impl std::fmt::Display for DiscoverError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DiscoverError::Io(p, e) => write!(f, "{}: {e}", p.display()),
-            DiscoverError::NoSegments(p) => write!(f, "{}: no tapelog segments (*.{SEGMENT_EXT}) found", p.display()),
+            DiscoverError::NoSegments(p) => {
+                write!(
+                    f,
+                    "{}: no tapelog segments (*.{SEGMENT_EXT}) found, in it or in its subdirectories",
+                    p.display()
+                )
+            }
             DiscoverError::Usage(m) => f.write_str(m),
         }
     }
@@ -74,11 +80,15 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
     for p in paths {
         let md = std::fs::metadata(p).map_err(|e| DiscoverError::Io(p.clone(), e))?;
         if md.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|e| DiscoverError::Io(p.clone(), e))?;
-            let mut found: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == SEGMENT_EXT) && p.is_file())
-                .collect();
+            let mut found = segments_in(p)?;
+            if found.is_empty() {
+                // A collector's directory (`tapelog serve --dir`) holds one directory per
+                // source: take every source's segments.
+                let rd = std::fs::read_dir(p).map_err(|e| DiscoverError::Io(p.clone(), e))?;
+                for sub in rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|s| s.is_dir()) {
+                    found.extend(segments_in(&sub)?);
+                }
+            }
             if found.is_empty() {
                 return Err(DiscoverError::NoSegments(p.clone()));
             }
@@ -89,6 +99,15 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
         }
     }
     Ok(out)
+}
+
+/// The segment files directly in directory `dir`.
+fn segments_in(dir: &Path) -> Result<Vec<PathBuf>, DiscoverError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| DiscoverError::Io(dir.to_path_buf(), e))?;
+    Ok(rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == SEGMENT_EXT) && p.is_file())
+        .collect())
 }
 
 /// Opens every segment and groups them into runs (oldest run first). Files that cannot be

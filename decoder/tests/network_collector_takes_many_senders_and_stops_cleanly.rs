@@ -77,6 +77,11 @@ fn many_senders_one_collector() {
         assert_eq!(code, 0, "{out}");
         assert!(out.lines().all(|l| l.contains(" OK")), "{out}");
     }
+    // The collector's root decodes as a whole: `tapelog cat` takes every source's directory.
+    let (code, out, err) = run(&["cat", remote.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let n = out.lines().filter(|l| l.contains("multi seq ")).count() as u64;
+    assert_eq!(n, u64::from(SENDERS) * RECORDS, "lines from `tapelog cat` of the collector's root");
     // The sender without local segments wrote no file.
     assert!(!local.path().join("s0").exists() || std::fs::read_dir(local.path().join("s0")).unwrap().next().is_none());
 
