@@ -187,26 +187,16 @@ fn strftime(tz: &TimeZone, pattern: &str, ns: i128) -> String {
 }
 
 /// The nine digits of `f < 10^9`, zero-padded, as ASCII. Built in registers, the last
-/// eight at once (as `tapelog::text`'s integer writer does), so that copying them out is
+/// eight at once by `tapelog::text`'s integer writer's method, so that copying them out is
 /// one eight-byte load of a single eight-byte store: digits stored a byte or three at a
 /// time and loaded as eight stall the store-to-load forwarding, which cost more than the
 /// arithmetic here.
 #[inline]
 fn nine_digits(f: u32) -> [u8; 9] {
     let f = f % 1_000_000_000;
-    let n = f % 100_000_000;
-    // `abcd` in the low 32 bits and `efgh` in the high ones; per 32-bit lane,
-    // x / 100 for x < 10^4 is (x * 10486) >> 20.
-    let merged = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
-    let top = ((merged * 10_486) >> 20) & ((0x7f << 32) | 0x7f);
-    let bottom = merged - 100 * top;
-    // 16-bit lanes `ab`, `cd`, `ef`, `gh`; per lane, x / 10 for x < 100 is (x * 103) >> 10.
-    let hundreds = (bottom << 16) + top;
-    let mut tens = ((hundreds * 103) >> 10) & ((0xf << 48) | (0xf << 32) | (0xf << 16) | 0xf);
-    tens += (hundreds - 10 * tens) << 8;
     let mut d = [0u8; 9];
     d[0] = b'0' + (f / 100_000_000) as u8;
-    d[1..].copy_from_slice(&(tens + 0x3030_3030_3030_3030).to_le_bytes());
+    d[1..].copy_from_slice(&tapelog::text::eight_ascii_digits(f % 100_000_000));
     d
 }
 

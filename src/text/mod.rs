@@ -10,5 +10,5 @@ mod render;
 mod spec;
 
 pub use check::check_format;
-pub use render::RenderError;
+pub use render::{eight_ascii_digits, RenderError};
 pub use spec::{FormatError, Segment, Template};

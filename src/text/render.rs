@@ -532,6 +532,13 @@ fn eight_digits(n: u32) -> u64 {
     tens
 }
 
+/// The eight decimal digits of `n < 10^8`, zero-padded, in ASCII (the decoder's timestamps
+/// use it for their nanoseconds).
+#[inline]
+pub fn eight_ascii_digits(n: u32) -> [u8; 8] {
+    (eight_digits(n) + ASCII_ZEROS).to_le_bytes()
+}
+
 /// Stores the eight bytes of `bytes` (little-endian) at `w[at..at + 8]`.
 #[inline]
 fn put8(w: &mut [MaybeUninit<u8>], at: usize, bytes: u64) {
