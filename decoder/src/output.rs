@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use tapelog::text::Value;
-use tapelog::wire::kinds::ArgKind;
+use tapelog::wire::kinds::{fixed_value, ArgKind};
 
 use crate::event::{DropsRef, RecordRef};
 pub use crate::timefmt::TimeFormatter;
@@ -17,30 +17,11 @@ pub use tapelog::wire::kinds::decode_args;
 #[inline]
 fn decode_fixed<'a>(kinds: &[u8], mut args: &'a [u8], arr: &mut [Value<'a>; 4]) -> bool {
     for (slot, &k) in arr.iter_mut().zip(kinds) {
-        macro_rules! le {
-            ($t:ty, $n:expr, $v:ident) => {{
-                let Some(b) = args.first_chunk::<$n>() else { return false };
-                // The slot holds `None` or a fixed-size value, which own nothing: skipping
-                // its drop (a call per argument) leaks nothing.
-                std::mem::forget(std::mem::replace(slot, Value::$v(<$t>::from_le_bytes(*b))));
-                args = &args[$n..];
-            }};
-        }
-        match ArgKind(k) {
-            ArgKind::U8 => le!(u8, 1, U8),
-            ArgKind::U16 => le!(u16, 2, U16),
-            ArgKind::U32 => le!(u32, 4, U32),
-            ArgKind::U64 => le!(u64, 8, U64),
-            ArgKind::USIZE => le!(u64, 8, Usize),
-            ArgKind::I8 => le!(i8, 1, I8),
-            ArgKind::I16 => le!(i16, 2, I16),
-            ArgKind::I32 => le!(i32, 4, I32),
-            ArgKind::I64 => le!(i64, 8, I64),
-            ArgKind::ISIZE => le!(i64, 8, Isize),
-            ArgKind::F32 => le!(f32, 4, F32),
-            ArgKind::F64 => le!(f64, 8, F64),
-            _ => return false,
-        }
+        let Some((v, n)) = fixed_value(ArgKind(k), args) else { return false };
+        // The slot holds `None` or a fixed-size value, which own nothing: skipping its drop
+        // (a call per argument) leaks nothing.
+        std::mem::forget(std::mem::replace(slot, v));
+        args = &args[n..];
     }
     true
 }
@@ -61,27 +42,7 @@ pub(crate) fn fixed_size(kind: u8) -> Option<usize> {
 /// [`fixed_size`]'s or `b` is short.
 #[inline]
 pub(crate) fn push_fixed(kind: u8, b: &[u8], out: &mut String) -> bool {
-    macro_rules! le {
-        ($t:ty, $n:expr, $v:ident) => {{
-            let Some(b) = b.first_chunk::<$n>() else { return false };
-            Value::$v(<$t>::from_le_bytes(*b))
-        }};
-    }
-    let v = match ArgKind(kind) {
-        ArgKind::U8 => le!(u8, 1, U8),
-        ArgKind::U16 => le!(u16, 2, U16),
-        ArgKind::U32 => le!(u32, 4, U32),
-        ArgKind::U64 => le!(u64, 8, U64),
-        ArgKind::USIZE => le!(u64, 8, Usize),
-        ArgKind::I8 => le!(i8, 1, I8),
-        ArgKind::I16 => le!(i16, 2, I16),
-        ArgKind::I32 => le!(i32, 4, I32),
-        ArgKind::I64 => le!(i64, 8, I64),
-        ArgKind::ISIZE => le!(i64, 8, Isize),
-        ArgKind::F32 => le!(f32, 4, F32),
-        ArgKind::F64 => le!(f64, 8, F64),
-        _ => return false,
-    };
+    let Some((v, _)) = fixed_value(ArgKind(kind), b) else { return false };
     // A fixed-size value owns nothing: skipping its drop glue (a call) leaks nothing.
     std::mem::ManuallyDrop::new(v).push_display(out)
 }

@@ -172,6 +172,34 @@ pub fn decode_arg(kind: ArgKind, bytes: &[u8]) -> Result<(Value<'_>, usize), Arg
     decode(kind, bytes, None)
 }
 
+/// An argument of a fixed-size kind (integers up to 64 bits, floats) at the start of `b`,
+/// and its size; `None` for another kind or too few bytes. The decoders' fast paths go
+/// through it, so it inlines into them.
+#[inline(always)]
+pub fn fixed_value(kind: ArgKind, b: &[u8]) -> Option<(Value<'static>, usize)> {
+    macro_rules! le {
+        ($t:ty, $n:expr, $v:ident) => {{
+            let b = b.first_chunk::<$n>()?;
+            (Value::$v(<$t>::from_le_bytes(*b)), $n)
+        }};
+    }
+    Some(match kind {
+        ArgKind::U8 => le!(u8, 1, U8),
+        ArgKind::U16 => le!(u16, 2, U16),
+        ArgKind::U32 => le!(u32, 4, U32),
+        ArgKind::U64 => le!(u64, 8, U64),
+        ArgKind::USIZE => le!(u64, 8, Usize),
+        ArgKind::I8 => le!(i8, 1, I8),
+        ArgKind::I16 => le!(i16, 2, I16),
+        ArgKind::I32 => le!(i32, 4, I32),
+        ArgKind::I64 => le!(i64, 8, I64),
+        ArgKind::ISIZE => le!(i64, 8, Isize),
+        ArgKind::F32 => le!(f32, 4, F32),
+        ArgKind::F64 => le!(f64, 8, F64),
+        _ => return None,
+    })
+}
+
 /// Decodes a record's arguments into `out`; returns why not, if the bytes do not match the
 /// call site's kinds.
 #[inline]
@@ -188,29 +216,10 @@ pub fn decode_args<'a>(
     out.resize_with(base + kinds.len(), || Value::None);
     for (i, &k) in kinds.iter().enumerate() {
         let slot = &mut out[base + i];
-        macro_rules! le {
-            ($t:ty, $n:expr, $v:ident) => {
-                if let Some(b) = args.first_chunk::<$n>() {
-                    *slot = Value::$v(<$t>::from_le_bytes(*b));
-                    args = &args[$n..];
-                    continue;
-                }
-            };
-        }
-        match ArgKind(k) {
-            ArgKind::U8 => le!(u8, 1, U8),
-            ArgKind::U16 => le!(u16, 2, U16),
-            ArgKind::U32 => le!(u32, 4, U32),
-            ArgKind::U64 => le!(u64, 8, U64),
-            ArgKind::USIZE => le!(u64, 8, Usize),
-            ArgKind::I8 => le!(i8, 1, I8),
-            ArgKind::I16 => le!(i16, 2, I16),
-            ArgKind::I32 => le!(i32, 4, I32),
-            ArgKind::I64 => le!(i64, 8, I64),
-            ArgKind::ISIZE => le!(i64, 8, Isize),
-            ArgKind::F32 => le!(f32, 4, F32),
-            ArgKind::F64 => le!(f64, 8, F64),
-            _ => {}
+        if let Some((v, n)) = fixed_value(ArgKind(k), args) {
+            *slot = v;
+            args = &args[n..];
+            continue;
         }
         match decode_arg_with(ArgKind(k), args, shapes) {
             Ok((v, n)) => {
