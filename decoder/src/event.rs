@@ -279,8 +279,8 @@ pub fn clock_ns(c: Option<&TickClock>, ticks: u64) -> i128 {
 mod tests {
     use super::*;
 
-    /// The exact conversion, in floating point with 64-bit mantissas' worth of care: the
-    /// distance and the rate are split so that nothing is lost before the final rounding.
+    /// The conversion in floating point, before rounding: within about 1e-7 ns of the exact
+    /// value for the distances below (a few seconds of ticks).
     fn exact(a: &Anchor, t: u64) -> f64 {
         let d = t.wrapping_sub(a.ticks) as i64;
         (d as f64) * 1e9 / a.ticks_per_sec
@@ -295,8 +295,8 @@ mod tests {
             for _ in 0..200_000 {
                 let got = c.ns(t) - a.unix_ns as i128;
                 let want = exact(&a, t);
-                // Off by at most 2^-9 ns before rounding: the rounded value is the exact one
-                // rounded, unless the exact one lies that close to a half.
+                // Off by at most 2^-15 ns before rounding at these distances (under 2^33
+                // ticks): the exact value rounded, unless it lies that close to a half.
                 let near_half = (want.abs().fract() - 0.5).abs() < 0.01;
                 assert!(
                     got == want.round() as i128 || (near_half && (got as f64 - want).abs() <= 0.51),
@@ -306,6 +306,27 @@ mod tests {
                 t = t.wrapping_add(77_777);
             }
         }
+    }
+
+    #[test]
+    fn tick_conversion_stays_exact_minutes_from_the_anchor() {
+        // 2^40 ticks from the anchor (7.5 minutes at 2.445 GHz): the fixed-point error may
+        // reach 2^-9 ns there, the float reference's about 1e-4 ns.
+        let a = Anchor { ticks: 1 << 50, unix_ns: 1_795_262_400_000_000_000, ticks_per_sec: 2_445_123_456.0 };
+        let c = TickClock::new(&a);
+        let mut misses = 0;
+        for k in 0..100_000u64 {
+            for t in [a.ticks + (1 << 40) + k * 7_777_777, a.ticks - (1 << 40) - k * 7_777_777] {
+                let got = c.ns(t) - a.unix_ns as i128;
+                let want = exact(&a, t);
+                let near_half = (want.abs().fract() - 0.5).abs() < 0.003;
+                if got != want.round() as i128 {
+                    assert!(near_half && (got as f64 - want).abs() <= 0.51, "ticks {t}: {got} vs {want}");
+                    misses += 1;
+                }
+            }
+        }
+        assert!(misses < 2_000, "{misses} of 200000 conversions off by 1 ns");
     }
 
     #[test]

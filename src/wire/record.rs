@@ -73,22 +73,23 @@ impl Anchor {
 /// An [`Anchor`] prepared for converting many tick values:
 /// `unix_ns + round(d * 1e9 / ticks_per_sec)`, where `d` is the signed distance in ticks
 /// from the anchor and `round` goes half away from zero, computed in fixed point. Its ns per
-/// tick has 40 fractional bits, so a distance of 2^40 ticks (7 minutes at 2.5 GHz; anchors
-/// come every second) is off by at most 2^-9 ns before rounding, and converting costs one
-/// 64x64-bit multiplication, no division and no float conversion. The writer's text sinks
+/// tick has 48 fractional bits, rounded, so the result before rounding is off by at most
+/// `d / 2^49` ns: 2^-9 ns at 2^40 ticks (7 minutes at 2.5 GHz; anchors come about every
+/// 50 ms). Converting costs one 64x64-bit multiplication, no division and no float
+/// conversion. The writer's text sinks
 /// and the decoder both convert through it, so they agree to the nanosecond.
 #[derive(Debug, Clone, Copy)]
 pub struct TickClock {
     ticks: u64,
     unix_ns: u64,
-    /// ns per tick, times 2^`FRAC_BITS`; `None` for a rate too slow for that (under
-    /// 120 ticks per second), converted in floating point instead.
+    /// ns per tick, times 2^`FRAC_BITS`; `None` for a rate too slow for that (under about
+    /// 30,500 ticks per second), converted in floating point instead.
     mult: Option<u64>,
     ns_per_tick: f64,
 }
 
 impl TickClock {
-    const FRAC_BITS: u32 = 40;
+    const FRAC_BITS: u32 = 48;
 
     /// The clock of anchor `a`. A rate that is not a positive number counts as 1e9 (ns ticks).
     #[inline]
