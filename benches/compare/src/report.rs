@@ -435,6 +435,64 @@ fn one_line(e: &str) -> String {
 mod tests {
     use super::*;
 
+    fn report_with(throughputs: &[(f64, u64)]) -> Report {
+        let peer = crate::peers::find("tapelog").unwrap();
+        let runs = throughputs
+            .iter()
+            .map(|&(secs, out)| Run {
+                peer,
+                scenario: Scenario::Throughput { messages: 1_000 },
+                outcome: Ok(Outcome::Throughput {
+                    calls: 1_000,
+                    calls_secs: secs,
+                    complete_secs: secs,
+                    out: Some(out),
+                    bytes: 30_000,
+                    allocs_per_call: 0.0,
+                    dropped: Some(0),
+                }),
+            })
+            .collect();
+        Report {
+            machine: Machine {
+                cpu: String::new(),
+                cores: 2,
+                kernel: String::new(),
+                rustc: String::new(),
+                invariant_tsc: true,
+                ticks_per_ns: 1.0,
+                load_start: String::new(),
+                memory: String::new(),
+            },
+            command: String::new(),
+            plan: Plan {
+                peers: vec![peer],
+                latency: Vec::new(),
+                throughput: Some(Scenario::Throughput { messages: 1_000 }),
+                repeat: throughputs.len(),
+            },
+            runs,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn repeated_throughput_runs_report_the_median_and_flag_any_loss() {
+        // Completion times 4, 1, 2 ms: the median run is 2 ms (500k/s), the range 250k-1M/s.
+        let r = report_with(&[(0.004, 1_000), (0.001, 1_000), (0.002, 1_000)]);
+        let t = r.throughput_of("tapelog").unwrap().unwrap();
+        assert!(matches!(t.median, Outcome::Throughput { complete_secs, .. } if *complete_secs == 0.002));
+        assert_eq!((t.runs, t.min, t.max, t.all_accounted), (3, 250_000.0, 1_000_000.0, true));
+        assert_eq!(r.rate_of("tapelog"), Some((500_000.0, true)));
+        // A message missing in a run other than the median one still counts.
+        let r = report_with(&[(0.004, 999), (0.001, 1_000), (0.002, 1_000)]);
+        assert_eq!(r.rate_of("tapelog"), Some((500_000.0, false)));
+        let mut md = String::new();
+        r.throughput(&mut md);
+        assert!(md.contains("MESSAGES MISSING in another run"), "{md}");
+        assert!(md.contains("| 3: 0.25M/s-1.00M/s |"), "{md}");
+    }
+
     #[test]
     fn counts_are_grouped_by_thousands() {
         assert_eq!(group(0), "0");
