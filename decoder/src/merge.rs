@@ -73,6 +73,14 @@ impl Cursor {
     fn batch(&self) -> &[u8] {
         &self.window.buf[self.bstart..self.bend]
     }
+
+    /// The ticks and timestamp of a record of the loaded batch stamped `t48`; the
+    /// timestamp never goes back within the thread.
+    #[inline(always)]
+    fn stamp(&self, t48: u64) -> (u64, i128) {
+        let ticks = unwrap_ticks(t48, self.base);
+        (ticks, to_ns(self.anchor.as_ref(), ticks).max(self.last_ts))
+    }
 }
 
 /// The merged, time-ordered stream over a set of runs.
@@ -231,7 +239,39 @@ impl Merger {
     }
 
     /// Moves cursor `c` to its next head; returns its heap key, `None` at its end.
+    #[inline(always)]
     fn advance_cursor(&mut self, c: usize) -> Option<(i128, u64, usize)> {
+        match self.quick_advance(c) {
+            Some(key) => Some(key),
+            None => self.advance_cursor_full(c),
+        }
+    }
+
+    /// [`Self::advance_cursor`] in the common case, small enough to inline into the
+    /// printer's loop: the next item is a whole record of the loaded batch whose call site
+    /// has a static length. `None` (and nothing changed) for anything else: a drop
+    /// marker, the batch's end, a record of unknown or variable length, or damage, all of
+    /// which the full path handles.
+    #[inline(always)]
+    fn quick_advance(&mut self, c: usize) -> Option<(i128, u64, usize)> {
+        let cur = self.cursors.get_mut(c)?;
+        let batch = cur.batch();
+        let (id, t48) = record_head(batch.get(cur.pos..)?)?;
+        if id == DROP_MARKER_ID {
+            return None;
+        }
+        let n = self.runs.get(cur.run)?.tables.site(id)?.static_len?;
+        let start = cur.pos + RECORD_HEADER_LEN;
+        let end = start.checked_add(n).filter(|&e| e <= batch.len())?;
+        let (ticks, ts) = cur.stamp(t48);
+        cur.pos = end;
+        cur.last_ts = ts;
+        cur.head = Some(Head::Record { ts, ticks, site: id, start, end });
+        Some((ts, ticks, c))
+    }
+
+    #[inline(never)]
+    fn advance_cursor_full(&mut self, c: usize) -> Option<(i128, u64, usize)> {
         self.cursors[c].head = None;
         let head = self.next_head(c)?;
         let (ts, ticks) = match &head {
@@ -256,8 +296,7 @@ impl Merger {
                     self.diags.push(d);
                     continue;
                 };
-                let ticks = unwrap_ticks(t48, cur.base);
-                let ts = to_ns(cur.anchor.as_ref(), ticks).max(cur.last_ts);
+                let (ticks, ts) = cur.stamp(t48);
                 let args_at = at + RECORD_HEADER_LEN;
                 if id == DROP_MARKER_ID {
                     let end = args_at + DROP_MARKER_PAYLOAD;
