@@ -4,6 +4,7 @@
 //! the nanoseconds, so a record costs one copy and nine digits written over those zeros.
 
 use std::fmt::Write as _;
+use std::mem::MaybeUninit;
 use std::str::FromStr;
 
 use jiff::fmt::strtime::BrokenDownTime;
@@ -56,7 +57,12 @@ pub struct TimeFormatter {
     stamp: String,
     /// Where the nanoseconds start in `stamp` (`None` when the style has none).
     nanos_at: Option<usize>,
+    /// `stamp` padded with zeros to [`STAMP_WINDOW`] bytes, when it fits.
+    fixed: Option<[u8; STAMP_WINDOW]>,
 }
+
+/// Stamps up to this long (every RFC 3339 and Unix stamp) are copied as one fixed-size block.
+const STAMP_WINDOW: usize = 48;
 
 impl Default for TimeFormatter {
     fn default() -> Self {
@@ -73,7 +79,7 @@ impl TimeFormatter {
             TsStyle::Strftime(p) => strftime(&tz, p, 0) != strftime(&tz, p, 123_456_789),
             _ => false,
         };
-        TimeFormatter { tz, utc, style, fractional, sec: None, stamp: String::new(), nanos_at: None }
+        TimeFormatter { tz, utc, style, fractional, sec: None, stamp: String::new(), nanos_at: None, fixed: None }
     }
 
     /// Appends the timestamp of `ns` (Unix nanoseconds).
@@ -120,6 +126,34 @@ impl TimeFormatter {
     /// Appends the cached stamp with the nine digits of `frac` in its slot at `at`.
     #[inline]
     fn push_stamp(&self, out: &mut String, at: usize, frac: u32) {
+        if let Some(fixed) = &self.fixed {
+            // SAFETY: the bytes made part of `out` below are the stamp's (a `&str`) with
+            // nine of its ASCII zeros replaced by ASCII digits, so `out` stays UTF-8.
+            let v = unsafe { out.as_mut_vec() };
+            v.reserve(STAMP_WINDOW);
+            let old = v.len();
+            let w = v.spare_capacity_mut().first_chunk_mut::<STAMP_WINDOW>();
+            // A whole-window copy of fixed size (no call, no length-dependent branch),
+            // then the digits: one byte and one eight-byte store.
+            if let Some(w) = w {
+                *w = fixed.map(MaybeUninit::new);
+                let slot = w.get_mut(at..at + 9).and_then(|s| s.split_first_mut());
+                if let Some((d, Some(low))) = slot.map(|(d, rest)| (d, rest.first_chunk_mut::<8>())) {
+                    d.write(b'0' + (frac / 100_000_000) as u8);
+                    *low = tapelog::text::eight_ascii_digits(frac % 100_000_000).map(MaybeUninit::new);
+                    // SAFETY: the window, initialized above up to `STAMP_WINDOW >=
+                    // stamp.len()` bytes, lies within the capacity `reserve` made.
+                    unsafe { v.set_len(old + self.stamp.len()) };
+                    return;
+                }
+            }
+        }
+        self.push_stamp_copy(out, at, frac);
+    }
+
+    /// [`Self::push_stamp`] for a stamp longer than [`STAMP_WINDOW`].
+    #[inline(never)]
+    fn push_stamp_copy(&self, out: &mut String, at: usize, frac: u32) {
         let start = out.len();
         out.push_str(&self.stamp);
         // SAFETY: only the nine ASCII zeros pushed there just above are overwritten, with
@@ -165,6 +199,11 @@ impl TimeFormatter {
             TsStyle::Strftime(p) => self.stamp = strftime(&self.tz, p, sec as i128 * 1_000_000_000),
             TsStyle::UnixNs => {}
         }
+        self.fixed = (self.nanos_at.is_some() && self.stamp.len() <= STAMP_WINDOW).then(|| {
+            let mut f = [0u8; STAMP_WINDOW];
+            f[..self.stamp.len()].copy_from_slice(self.stamp.as_bytes());
+            f
+        });
     }
 }
 
