@@ -197,7 +197,7 @@ impl TextStyle {
 
     /// Appends the line of a record (without newline). Returns the message's rendering
     /// error, if any (the line then holds a readable fallback).
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, rec: &RecordRef<'_>, args: &mut ArgBuf, out: &mut String) -> Result<(), String> {
         if self.cache.is_empty() {
             self.cache.resize(CACHE_SLOTS, Resolved::default());
