@@ -8,8 +8,9 @@
 //! `Option`/`[u8]` Debug is built the way `debug_tuple`/`debug_list` build it,
 //! handing the whole spec down to each element.
 //!
-//! Two fast paths skip `fmt` for plain `{}`: integers up to 64 bits, and floats whose
-//! shortest decimal is short (see [`push_short`]); both are checked against std.
+//! Fast paths skip `fmt` for plain `{}` of integers up to 64 bits and of floats whose
+//! shortest decimal is short (see [`push_short`]), and for floats with a precision,
+//! `{:.2}` (see [`push_fixed`]); all are checked against std.
 
 use std::fmt::{self, Write as _};
 use std::mem::MaybeUninit;
@@ -283,13 +284,17 @@ where
     let start = out.len();
     match spec.kind {
         // `#` means nothing to float Display; `0` with a width is left to std.
-        Kind::Display if spec.precision.is_none() && !(spec.zero && spec.width > 0) => {
-            // std writes `+` before every non-negative number but NaN, which `short`
-            // refuses: std then starts again.
+        Kind::Display if !(spec.zero && spec.width > 0) => {
+            // std writes `+` before every non-negative number but NaN, which the fast
+            // paths refuse: std then starts again.
             if spec.plus && !x.is_sign_negative() {
                 out.push('+');
             }
-            if push_short(out, x) {
+            let done = match spec.precision {
+                None => push_short(out, x),
+                Some(p) => push_fixed(out, x, p.into()),
+            };
+            if done {
                 pad_right(out, start, spec);
                 return Ok(());
             }
@@ -789,6 +794,53 @@ fn push_split<T: ShortFloat>(out: &mut String, x: T, whole: u64, m: u64, k: usiz
     true
 }
 
+// Fast `{:.p}` of floats.
+//
+// std prints `|x| * 10^p` rounded to the nearest integer `m` (ties to even), as `m / 10^p`
+// with `p` decimals, after a `-` for every negative `x` (so `-0.001` is `-0.00`). Let
+// `X = |x| * 10^p` (exact) and `y = fl(X)`, for `p <= 15` (10^p exact in f64; an f32 is
+// widened exactly). If `y < 2^40`, `|y - X| <= ulp(y) / 2 <= 2^-13`; and `f = y - floor(y)`
+// is exact. If `|f - 1/2| > 2^-10`, then `X` is on the same side of `floor(y) + 1/2` as `y`,
+// more than `2^-10 - 2^-13` away: no tie, and `X` rounds to the integer nearest `y`,
+// `floor(y) + (f > 1/2)`, which is then `m`. Near a half (1 value in 512, and every exact
+// tie) and past `2^40` std decides. Tests compare with std for random values at every `p`.
+
+/// The largest `p` of [`push_fixed`] (`10^p` exact in f64).
+const FIXED_MAX_P: usize = 15;
+/// `y` must stay below this.
+const FIXED_LIMIT: f64 = (1u64 << 40) as f64;
+/// How far from a half `y`'s fraction must be.
+const FIXED_MARGIN: f64 = 1.0 / 1024.0;
+
+/// Writes `{:.p}` of `x` and returns true when that is quick to get exactly (see above);
+/// otherwise writes nothing and returns false.
+fn push_fixed<T: ShortFloat>(out: &mut String, x: T, p: usize) -> bool {
+    let Some(&scale) = POW10.get(p).filter(|_| p <= FIXED_MAX_P) else {
+        return false;
+    };
+    let y = x.wide_abs() * scale;
+    // NaN is refused here too.
+    if y.is_nan() || y >= FIXED_LIMIT {
+        return false;
+    }
+    // Through i64: exact below 2^40, and one instruction each way.
+    let whole = y as i64;
+    let f = y - whole as f64;
+    if (f - 0.5).abs() <= FIXED_MARGIN {
+        return false;
+    }
+    let m = whole as u64 + u64::from(f > 0.5);
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    // `m < 2^40 < 10^15`, as `push_decimal` needs.
+    match POW10_U64.get(p) {
+        Some(&d) if p > 0 => push_decimal(out, m / d, m % d, p),
+        _ => push_u64(out, m),
+    }
+    true
+}
+
 /// Writes `int.frac`, with `frac` zero-padded on the left to `1 <= k <= 22` digits;
 /// `int < 10^15` and `frac < 10^min(k, 15)`.
 fn push_decimal(out: &mut String, int: u64, frac: u64, k: usize) {
@@ -962,6 +1014,96 @@ mod tests {
                 std_write(&mut want, format_args!("{x}"));
                 assert_eq!(ours, want);
             }
+        }
+    }
+
+    #[test]
+    fn fixed_precision_floats_match_std() {
+        let mut out = String::new();
+        let (mut hits, mut tries) = (0usize, 0usize);
+        let mut check = |x: f64, y: f32, p: usize| {
+            let hit = push_fixed(&mut out, x, p);
+            if hit {
+                assert_eq!(out, format!("{x:.p$}"), "{x:e} at .{p}");
+            } else {
+                assert!(out.is_empty(), "{out}");
+            }
+            hits += usize::from(hit);
+            out.clear();
+            let hit = push_fixed(&mut out, y, p);
+            if hit {
+                assert_eq!(out, format!("{y:.p$}"), "{y:e}f32 at .{p}");
+            } else {
+                assert!(out.is_empty(), "{out}");
+            }
+            hits += usize::from(hit);
+            out.clear();
+            tries += 2;
+        };
+        let mut i = 0;
+        sample_floats(60_000, |x, y| {
+            i += 1;
+            check(x, y, i % (FIXED_MAX_P + 3));
+        });
+        // Prices as they are computed (0.01 steps that accumulate error), every tie at
+        // every precision up to 3, and the edges of the range.
+        let mut px = 101.25f64;
+        for i in 0..20_000u64 {
+            px += ((i * 7919) % 13) as f64 * 0.01 - 0.06;
+            check(px, px as f32, (i % 5) as usize);
+            check(px * 1000.0, (px * 1000.0) as f32, 0);
+        }
+        for (p, scale) in POW10.iter().enumerate().take(4) {
+            for m in 0..2_000u64 {
+                let tie = (m as f64 + 0.5) / scale;
+                check(tie, tie as f32, p);
+                check(-tie, -tie as f32, p);
+            }
+        }
+        let edges = [0.0, -0.0, 1e-300, -1e-300, 0.5, 1.5, 2.5, FIXED_LIMIT, FIXED_LIMIT - 0.75, 1e15, f64::NAN];
+        for x in edges.into_iter().chain([f64::INFINITY, f64::NEG_INFINITY, f64::MAX, f64::MIN_POSITIVE]) {
+            for p in 0..=FIXED_MAX_P + 2 {
+                check(x, x as f32, p);
+            }
+        }
+        // The fast path must actually be taken for most values in range.
+        assert!(hits > tries / 2, "{hits} of {tries}");
+    }
+
+    #[test]
+    fn fixed_precision_keeps_sign_width_fill_and_alignment() {
+        for (fmt, x, want) in [
+            ("{:.2}", -0.001, format!("{:.2}", -0.001)),
+            ("{:+.2}", 1.005, format!("{:+.2}", 1.005)),
+            ("{:+.3}", -0.0, format!("{:+.3}", -0.0)),
+            ("{:>10.3}", 101.137_5, format!("{:>10.3}", 101.137_5)),
+            ("{:*^12.1}", -2.25, format!("{:*^12.1}", -2.25)),
+            ("{:<8.0}", 1234.5, format!("{:<8.0}", 1234.5)),
+            ("{:08.2}", -1.5, format!("{:08.2}", -1.5)),
+            ("{:9.4}", 0.000_05, format!("{:9.4}", 0.000_05)),
+        ] {
+            let t = Template::parse(fmt).unwrap();
+            let mut out = String::new();
+            t.render(&[Value::F64(x)], &mut out).unwrap();
+            assert_eq!(out, want, "{fmt} of {x}");
+            out.clear();
+            t.render(&[Value::F32(x as f32)], &mut out).unwrap();
+            assert_eq!(out, std_f32(fmt, x as f32), "{fmt} of {x}f32");
+        }
+    }
+
+    /// `format!` of an f32 with one of the specs above (format strings must be literals).
+    fn std_f32(fmt: &str, y: f32) -> String {
+        match fmt {
+            "{:.2}" => format!("{y:.2}"),
+            "{:+.2}" => format!("{y:+.2}"),
+            "{:+.3}" => format!("{y:+.3}"),
+            "{:>10.3}" => format!("{y:>10.3}"),
+            "{:*^12.1}" => format!("{y:*^12.1}"),
+            "{:<8.0}" => format!("{y:<8.0}"),
+            "{:08.2}" => format!("{y:08.2}"),
+            "{:9.4}" => format!("{y:9.4}"),
+            _ => unreachable!("{fmt}"),
         }
     }
 
