@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
+use tapelog::serde_arg::Shapes;
 use tapelog::text::Value;
-use tapelog::wire::kinds::{fixed_value, ArgKind};
+use tapelog::wire::kinds::{decode_arg_with, fixed_value, ArgKind};
 
 use crate::event::{DropsRef, RecordRef};
 pub use crate::timefmt::TimeFormatter;
@@ -11,17 +12,28 @@ pub use crate::timefmt::TimeFormatter;
 pub use tapelog::text::recycle;
 pub use tapelog::wire::kinds::decode_args;
 
-/// Decodes arguments of the fixed-size kinds (integers up to 64 bits, floats) into `arr`;
-/// false if any kind is another one or the bytes are short. `arr` must hold only `None` or
-/// fixed-size values: what it held is overwritten without being dropped.
+/// Decodes arguments of the kinds whose values own nothing (integers up to 64 bits, floats,
+/// and the borrowed `str`, `[u8]`, `bool` and `char`) into `arr`; false if any kind is
+/// another one or the bytes do not decode. `arr` must hold only such values or `None`:
+/// what it held is overwritten without being dropped.
 #[inline]
-fn decode_fixed<'a>(kinds: &[u8], mut args: &'a [u8], arr: &mut [Value<'a>; 4]) -> bool {
+fn decode_flat<'a>(kinds: &[u8], mut args: &'a [u8], shapes: &Shapes, arr: &mut [Value<'a>; 4]) -> bool {
     for (slot, &k) in arr.iter_mut().zip(kinds) {
-        let Some((v, n)) = fixed_value(ArgKind(k), args) else { return false };
-        // The slot holds `None` or a fixed-size value, which own nothing: skipping its drop
-        // (a call per argument) leaks nothing.
+        let k = ArgKind(k);
+        let (v, n) = match fixed_value(k, args) {
+            Some(fixed) => fixed,
+            None if matches!(k, ArgKind::STR | ArgKind::BYTES | ArgKind::BOOL | ArgKind::CHAR) => {
+                match decode_arg_with(k, args, shapes) {
+                    Ok(flat) => flat,
+                    Err(_) => return false,
+                }
+            }
+            None => return false,
+        };
+        // The slot holds `None` or a value that owns nothing: skipping its drop (a call
+        // per argument) leaks nothing.
         std::mem::forget(std::mem::replace(slot, v));
-        args = &args[n..];
+        args = args.get(n..).unwrap_or_default();
     }
     true
 }
@@ -50,15 +62,16 @@ pub(crate) fn push_fixed(kind: u8, b: &[u8], out: &mut String) -> bool {
 /// Renders the message of a record into `out`. On failure `out` holds a readable fallback
 /// (the raw format string and arguments) and the error is returned.
 pub fn render_message(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) -> Result<(), String> {
-    // Fast path: up to four fixed-size arguments decode into an array on the stack, whose
-    // slots start as `None`, so assigning them drops nothing and nothing is copied twice.
+    // Fast path: up to four arguments that own nothing decode into an array on the stack,
+    // whose slots start as `None`, so assigning them drops nothing and nothing is copied
+    // twice.
     if let (Ok(t), true) = (&rec.site.template, rec.site.kinds.len() <= 4) {
         let mut arr = [Value::None, Value::None, Value::None, Value::None];
-        let decoded = decode_fixed(&rec.site.kinds, rec.args, &mut arr);
+        let decoded = decode_flat(&rec.site.kinds, rec.args, rec.shapes, &mut arr);
         let start = out.len();
         let rendered = decoded && t.render(&arr[..rec.site.kinds.len()], out).is_ok();
-        // `arr` holds only `None` and fixed-size values, never a `Box`: forgetting it leaks
-        // nothing and skips four calls to its drop glue.
+        // `arr` holds only `None` and values that own nothing, never a `Box`: forgetting it
+        // leaks nothing and skips four calls to its drop glue.
         std::mem::forget(arr);
         if rendered {
             return Ok(());
@@ -217,4 +230,73 @@ pub fn drops_json(d: &DropsRef<'_>) -> serde_json::Value {
         "first_ns": d.first_ns as i64,
         "last_ns": d.last_ns as i64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{SiteInfo, UNKNOWN_THREAD};
+    use tapelog::text::Template;
+
+    fn site(format: &str, kinds: &[ArgKind]) -> SiteInfo {
+        SiteInfo {
+            id: 1,
+            level: None,
+            level_code: 0,
+            line: 1,
+            kinds: kinds.iter().map(|k| k.0).collect(),
+            static_len: None,
+            format: format.to_string(),
+            module: String::new(),
+            file: String::new(),
+            template: Template::parse(format).map_err(|e| e.to_string()),
+            fields: Vec::new(),
+        }
+    }
+
+    fn render(site: &SiteInfo, args: &[u8]) -> (String, Result<(), String>) {
+        let shapes = Shapes::default();
+        let rec = RecordRef { ts_ns: 0, ticks: 0, run: 0, thread: &UNKNOWN_THREAD, site, args, shapes: &shapes };
+        let mut out = String::new();
+        let res = render_message(&rec, &mut ArgBuf::default(), &mut out);
+        (out, res)
+    }
+
+    fn str_arg(b: &mut Vec<u8>, s: &[u8]) {
+        b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        b.extend_from_slice(s);
+    }
+
+    #[test]
+    fn borrowed_arguments_render_as_format_does_and_bad_ones_fall_back() {
+        let mut args = Vec::new();
+        str_arg(&mut args, b"AAPL");
+        args.push(1);
+        args.extend_from_slice(&u32::from('λ').to_le_bytes());
+        args.extend_from_slice(&101.125f64.to_le_bytes());
+        let kinds = [ArgKind::STR, ArgKind::BOOL, ArgKind::CHAR, ArgKind::F64];
+        let fmt = "{} {:>6} {:?} {:.2}";
+        let want = format!("{} {:>6} {:?} {:.2}", "AAPL", true, 'λ', 101.125);
+        assert_eq!(render(&site(fmt, &kinds), &args), (want.clone(), Ok(())));
+
+        // Five arguments take the general path, with the same text.
+        let mut five = args.clone();
+        five.extend_from_slice(&7u32.to_le_bytes());
+        let kinds5 = [ArgKind::STR, ArgKind::BOOL, ArgKind::CHAR, ArgKind::F64, ArgKind::U32];
+        assert_eq!(render(&site("{} {:>6} {:?} {:.2} {}", &kinds5), &five), (format!("{want} 7"), Ok(())));
+
+        // Invalid UTF-8, a bad bool, and a short string body: an error and a readable line.
+        let mut bad = Vec::new();
+        str_arg(&mut bad, b"\xff\xfe");
+        bad.extend_from_slice(&args[8..]);
+        let mut bad_bool = Vec::new();
+        str_arg(&mut bad_bool, b"AAPL");
+        bad_bool.push(7);
+        bad_bool.extend_from_slice(&args[9..]);
+        for damaged in [&bad[..], &bad_bool[..], &args[..6]] {
+            let (line, res) = render(&site(fmt, &kinds), damaged);
+            assert!(res.is_err(), "{line}");
+            assert!(line.starts_with("<undecodable: "), "{line}");
+        }
+    }
 }
