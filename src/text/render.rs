@@ -1021,23 +1021,21 @@ mod tests {
     fn fixed_precision_floats_match_std() {
         let mut out = String::new();
         let (mut hits, mut tries) = (0usize, 0usize);
+        // `out` holds what `push_fixed` wrote on a hit, or nothing; 1 for a hit.
+        let agree = |out: &mut String, hit: bool, want: String, what: &str| {
+            if hit {
+                assert_eq!(*out, want, "{what}");
+            } else {
+                assert!(out.is_empty(), "{out}");
+            }
+            out.clear();
+            usize::from(hit)
+        };
         let mut check = |x: f64, y: f32, p: usize| {
             let hit = push_fixed(&mut out, x, p);
-            if hit {
-                assert_eq!(out, format!("{x:.p$}"), "{x:e} at .{p}");
-            } else {
-                assert!(out.is_empty(), "{out}");
-            }
-            hits += usize::from(hit);
-            out.clear();
+            hits += agree(&mut out, hit, format!("{x:.p$}"), &format!("{x:e} at .{p}"));
             let hit = push_fixed(&mut out, y, p);
-            if hit {
-                assert_eq!(out, format!("{y:.p$}"), "{y:e}f32 at .{p}");
-            } else {
-                assert!(out.is_empty(), "{out}");
-            }
-            hits += usize::from(hit);
-            out.clear();
+            hits += agree(&mut out, hit, format!("{y:.p$}"), &format!("{y:e}f32 at .{p}"));
             tries += 2;
         };
         let mut i = 0;
