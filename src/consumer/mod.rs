@@ -258,6 +258,8 @@ struct Consumer {
     retry_at: u64,
     /// How long a small batch may wait, in ticks.
     batch_ticks: u64,
+    /// `poll_interval` in clock ticks.
+    poll_ticks: u64,
     /// The consumer's own stream: "received signal" records and capacity warnings.
     own_slot: Option<SlotInfo>,
     /// Least ticks between two capacity warnings of one ring.
@@ -279,6 +281,7 @@ struct Consumer {
 impl Consumer {
     fn new(shared: Arc<Shared>, seg: SegmentWriter, text: Option<TextSinks>, net: Option<NetTap>, rate: f64) -> Self {
         let batch_ticks = (rate * shared.config.batch_delay.as_secs_f64()) as u64;
+        let poll_ticks = (rate * shared.config.poll_interval.as_secs_f64()) as u64;
         let warn_ticks = shared.config.capacity_warning.map_or(0, |w| (rate * w.interval.as_secs_f64()) as u64);
         let segments = shared.config.segments || net.is_some();
         let mut cal = Calibrator::new(rate);
@@ -296,6 +299,7 @@ impl Consumer {
             scratch: Vec::with_capacity(4096),
             retry_at: 0,
             batch_ticks,
+            poll_ticks,
             own_slot: None,
             warn_ticks,
             text,
@@ -315,6 +319,7 @@ impl Consumer {
     fn run(&mut self) {
         let mut idle_rounds = 0u32;
         loop {
+            let pass_start = clock::ticks();
             // The drain below sees every record committed before the newest flush request
             // (FlushBarrier::pending's Acquire pairs with the request).
             let flush_req = self.shared.flush.pending();
@@ -366,22 +371,42 @@ impl Consumer {
                 idle_rounds = 0;
             } else {
                 idle_rounds = idle_rounds.saturating_add(1);
-                self.idle(idle_rounds);
+                self.idle(idle_rounds, pass_start);
             }
         }
     }
 
-    fn idle(&self, rounds: u32) {
+    /// After a pass that took nothing (`rounds` of them in a row, the last one started at
+    /// `pass_start`).
+    fn idle(&self, rounds: u32, pass_start: u64) {
         match self.shared.config.idle {
             Idle::BusySpin => core::hint::spin_loop(),
             _ => {
-                if rounds < 64 {
-                    core::hint::spin_loop();
-                } else if rounds < 128 {
-                    std::thread::yield_now();
+                // Rounds of spinning, then of yielding, before sleeping: about 40 µs of
+                // each at the default interval (the same 64 of each as always with none).
+                let (spin, busy) = if self.poll_ticks == 0 { (64, 128) } else { (4, 8) };
+                if rounds < busy {
+                    // Wait until `poll_interval` after the pass began; see
+                    // `Builder::poll_interval` for why not look again at once. A flush or
+                    // shutdown ends the wait: reading their flags costs the producers
+                    // nothing. (Relaxed: only a hint to stop waiting; the loop reads both
+                    // again with the orderings that matter.)
+                    loop {
+                        if rounds < spin {
+                            core::hint::spin_loop();
+                        } else {
+                            std::thread::yield_now();
+                        }
+                        if clock::ticks().wrapping_sub(pass_start) >= self.poll_ticks
+                            || self.shared.flush.pending().is_some()
+                            || self.shared.shutdown.load(Ordering::Relaxed)
+                        {
+                            break;
+                        }
+                    }
                 } else {
                     // 20 µs doubling up to ~1 ms; flush() and shutdown unpark us.
-                    let shift = (rounds - 128).min(6);
+                    let shift = (rounds - busy).min(6);
                     std::thread::park_timeout(Duration::from_micros(20 << shift).min(Duration::from_millis(1)));
                 }
             }
@@ -988,6 +1013,7 @@ impl Consumer {
             ("consumer_core".into(), c.consumer_core.map_or("unpinned".into(), |n| n.to_string())),
             ("idle".into(), format!("{:?}", c.idle)),
             ("batch_delay_us".into(), c.batch_delay.as_micros().to_string()),
+            ("poll_interval_us".into(), c.poll_interval.as_micros().to_string()),
         ];
         if let Some(n) = c.max_files {
             v.push(("max_files".into(), n.to_string()));
