@@ -237,7 +237,7 @@ impl Builder {
     /// producer's ring index, and a producer that commits right after such a read first has
     /// to fetch that cache line back from the consumer's core: polled continuously, that
     /// costs the producer's slowest calls (measured with `benches/compare`: p99 of a call
-    /// 160-190 ns polling continuously, 60-70 ns at 10 µs). Records then reach the consumer
+    /// 150-190 ns polling continuously, 60-80 ns at 10 µs). Records then reach the consumer
     /// up to this much later; `flush()` and shutdown do not wait for it. Zero looks again at
     /// once. [`Idle::BusySpin`] always looks again at once.
     pub fn poll_interval(mut self, interval: std::time::Duration) -> Self {
