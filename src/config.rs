@@ -406,6 +406,9 @@ impl Builder {
                 return Err(StartError::Config(format!("consumer_core {core} does not exist (CPUs 0..{n})")));
             }
         }
+        if crate::frontend::reentry::on_logger_thread() {
+            return Err(StartError::InsideLogger);
+        }
         let mut cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
         if GENERATION.load(Ordering::Acquire) != 0 {
             return Err(StartError::AlreadyRunning);
@@ -474,6 +477,9 @@ impl Builder {
 pub enum StartError {
     /// Another logger is running in this process.
     AlreadyRunning,
+    /// `start()` was called on one of a logger's own threads (inside a [`Sink`](crate::Sink),
+    /// say), which must never wait on a logger.
+    InsideLogger,
     /// A setting is out of range.
     Config(String),
     /// The directory or first segment could not be created.
@@ -489,6 +495,10 @@ impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::AlreadyRunning => f.write_str("a tapelog logger is already running in this process"),
+            StartError::InsideLogger => f.write_str(
+                "start() was called on one of tapelog's own threads (a sink, an output writer or the consumer); \
+                 start the logger from a thread of the program's",
+            ),
             StartError::Config(m) => write!(f, "invalid tapelog configuration: {m}"),
             StartError::Io { path, source } => write!(f, "cannot write logs to {}: {source}", path.display()),
         }
@@ -509,6 +519,10 @@ impl std::error::Error for StartError {
 ///
 /// Bind it to a named variable for as long as you log: `let _ = builder.start()?;` drops it
 /// at once and stops the logger.
+///
+/// Dropped on one of the logger's own threads (inside a [`Sink`](crate::Sink)), it stops the
+/// logger without waiting: the consumer finishes, flushing everything, once that sink call
+/// returns.
 #[must_use = "dropping the guard stops the logger: bind it with `let _guard = ...`"]
 pub struct Guard {
     shared: Arc<Shared>,
@@ -542,6 +556,13 @@ impl Drop for Guard {
         // over before the close (Handover::close).
         self.shared.shutdown.store(true, Ordering::Release);
         self.shared.wake_consumer();
+        if crate::frontend::reentry::on_logger_thread() {
+            // Dropped inside a sink (or another of the logger's threads): the consumer may be
+            // waiting for this very call to return, so do not wait for it. It sees the
+            // shutdown at its next pass and finishes on its own, flushing everything.
+            self.handle = None;
+            return;
+        }
         // Ended means its final writes are visible (see FlushBarrier::wait_consumer_end).
         let ended = self.shared.flush.wait_consumer_end(self.shared.config.shutdown_timeout);
         if !ended {

@@ -67,8 +67,11 @@ pub use stats::{
 /// ```
 /// tapelog::flush(); // no logger running: returns immediately
 /// ```
+///
+/// On one of the logger's own threads (inside a [`Sink`], say) it returns at once: the
+/// consumer may be waiting for that very thread.
 pub fn flush() {
-    if shared::GENERATION.load(Ordering::Acquire) == 0 {
+    if shared::GENERATION.load(Ordering::Acquire) == 0 || frontend::reentry::on_logger_thread() {
         return;
     }
     if let Some(s) = shared::current() {

@@ -53,6 +53,9 @@ pub(crate) struct ThreadShared {
     pub os_tid: u64,
     pub name: String,
     pub capacity: usize,
+    /// The sink (1-based, in configuration order) that runs on this thread, whose records
+    /// the consumer must not hand back to it; 0 for none.
+    pub origin: u32,
     pub producer: ProducerCounters,
     pub consumer: ConsumerCounters,
 }
@@ -95,6 +98,7 @@ impl ThreadShared {
             os_tid,
             name,
             capacity,
+            origin: 0,
             producer: ProducerCounters::default(),
             consumer: ConsumerCounters::default(),
         }

@@ -55,6 +55,10 @@ pub struct Totals {
     /// Calls made while no logger ran (before `start()`, after the guard dropped). Counted
     /// in `logged` and `dropped` too.
     pub dropped_no_logger: u64,
+    /// Calls dropped because they interrupted a log call on the same thread (a signal
+    /// handler that logs while the thread it interrupted was inside a log call). Counted in
+    /// `logged` and `dropped` too.
+    pub dropped_reentrant: u64,
     /// Bytes the consumer wrote into segments (entry framing included).
     pub bytes_written: u64,
     /// Segments opened.
@@ -109,8 +113,8 @@ pub struct OutputStats {
 
 /// Counters of one sink of the program's ([`Builder::sink`](crate::Builder::sink)).
 ///
-/// After shutdown, every record the segments got is in `records` or `dropped` (unless the
-/// sink was disabled, after which it gets nothing).
+/// After shutdown, every record the segments got is in exactly one of `records`, `dropped`
+/// or `own` (unless the sink was disabled, after which it gets nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SinkStats {
@@ -120,6 +124,9 @@ pub struct SinkStats {
     pub records: u64,
     /// Records dropped because its queue was full (sinks that may block).
     pub dropped: u64,
+    /// Records the sink logged itself, which it is not handed (no feedback loop); they
+    /// reach the segments and every other output.
+    pub own: u64,
     /// Why it was disabled: the message of its panic.
     pub disabled: Option<String>,
 }
@@ -184,9 +191,11 @@ pub fn stats() -> Stats {
             suppressed: cs.sampler.map_or(0, |s| s.suppressed()),
         });
     }
+    let reentrant = crate::frontend::reentry::REENTRANT_DROPS.load(Ordering::Relaxed);
     out.total.dropped_no_logger = no_logger;
-    out.total.logged = no_logger;
-    out.total.dropped = no_logger;
+    out.total.dropped_reentrant = reentrant;
+    out.total.logged = no_logger + reentrant;
+    out.total.dropped = no_logger + reentrant;
     let Some(sh) = current() else { return out };
     out.running = sh.generation == crate::shared::GENERATION.load(Ordering::Relaxed);
     let threads = sh.threads.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -247,6 +256,7 @@ pub fn stats() -> Stats {
             name: c.name.clone(),
             records: c.records.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
+            own: c.own.load(Ordering::Relaxed),
             disabled: c.disabled.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         });
     }

@@ -120,10 +120,22 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
             }
             let _ = sh.consumer_thread.set(std::thread::current());
             // SAFETY: gettid has no preconditions.
-            crate::signals::CONSUMER_TID.store(unsafe { libc::gettid() } as u64, Ordering::Relaxed);
+            let tid = unsafe { libc::gettid() } as u64;
+            crate::signals::CONSUMER_TID.store(tid, Ordering::Relaxed);
+            // Log calls made on this thread (by a sink, or a library it uses) go to a stream
+            // of their own, never to a ring this thread would have to drain.
+            let calls = Arc::new(ThreadShared::new(
+                crate::frontend::next_thread_id(),
+                tid,
+                "tapelog-consumer".into(),
+                sh.config.ring_capacity,
+            ));
+            sh.threads.lock().unwrap_or_else(|p| p.into_inner()).push(calls.clone());
+            crate::frontend::reentry::start_consumer(calls.clone(), sh.config.ring_capacity);
             // Marks the consumer gone even if it panics, so flush() never waits forever.
             let _alive = AliveGuard(sh.clone());
             let mut c = Consumer::new(sh.clone(), seg, text, net, rate);
+            c.calls = Some(SlotInfo::new(calls));
             c.routes = routes;
             c.routed = routed;
             for r in &mut c.routed {
@@ -232,6 +244,21 @@ struct SlotInfo {
     warned_at: u64,
 }
 
+impl SlotInfo {
+    fn new(shared: Arc<ThreadShared>) -> Self {
+        SlotInfo {
+            shared,
+            in_segment: 0,
+            drops_reported: 0,
+            written: 0,
+            lost: 0,
+            high_water: 0,
+            last_drain: 0,
+            warned_at: 0,
+        }
+    }
+}
+
 /// A ring holding at least this much is drained at once; less waits up to the batch delay
 /// (unless the ring is an eighth full, or a flush or shutdown asks for everything), so
 /// batches amortize their 21 bytes of framing and the consumer's per-batch work.
@@ -262,6 +289,15 @@ struct Consumer {
     poll_ticks: u64,
     /// The consumer's own stream: "received signal" records and capacity warnings.
     own_slot: Option<SlotInfo>,
+    /// Log calls made on the consumer thread (by sinks it runs), taken from
+    /// `frontend::reentry` after each pass; `None` once shut down.
+    calls: Option<SlotInfo>,
+    /// Buffers the consumer thread's calls are taken into (kept to reuse their memory).
+    calls_bytes: Vec<u8>,
+    calls_runs: Vec<(usize, u32)>,
+    /// The sink that logged the records being written now (1-based; 0 for none): the text
+    /// outputs do not hand them back to it.
+    origin: u32,
     /// Least ticks between two capacity warnings of one ring.
     warn_ticks: u64,
     /// The text outputs, if any.
@@ -301,6 +337,10 @@ impl Consumer {
             batch_ticks,
             poll_ticks,
             own_slot: None,
+            calls: None,
+            calls_bytes: Vec::new(),
+            calls_runs: Vec::new(),
+            origin: 0,
             warn_ticks,
             text,
             segments,
@@ -340,7 +380,7 @@ impl Consumer {
                 }
             }
             let flushing = flush_req.is_some();
-            let work = self.drain_all(flushing || shutdown);
+            let work = self.drain_all(flushing || shutdown) + self.write_calls();
             if let Some(n) = self.net.as_mut().filter(|n| n.has_deferred()) {
                 n.retry();
             }
@@ -428,20 +468,35 @@ impl Consumer {
         let mut new = Vec::new();
         self.shared.handover.take(&mut new);
         for t in new {
-            self.slots.push(Slot {
-                ring: t.ring,
-                info: SlotInfo {
-                    shared: t.shared,
-                    in_segment: 0,
-                    drops_reported: 0,
-                    written: 0,
-                    lost: 0,
-                    high_water: 0,
-                    last_drain: 0,
-                    warned_at: 0,
-                },
-            });
+            self.slots.push(Slot { ring: t.ring, info: SlotInfo::new(t.shared) });
         }
+    }
+
+    /// Writes the records logged on the consumer thread since the last call (by sinks it
+    /// ran, during the pass), each to every output but the sink that logged it. Returns the
+    /// bytes taken.
+    fn write_calls(&mut self) -> usize {
+        let Some(mut info) = self.calls.take() else { return 0 };
+        let (mut bytes, mut runs) = (std::mem::take(&mut self.calls_bytes), std::mem::take(&mut self.calls_runs));
+        crate::frontend::reentry::take_own(&mut bytes, &mut runs);
+        let base = clock::ticks();
+        let mut start = 0;
+        for &(end, origin) in &runs {
+            self.origin = origin;
+            let split = Split { a: &bytes[start..end], b: &[] };
+            if self.segments {
+                self.ensure_segment();
+                self.write_to_segments(&mut info, split, base);
+            } else {
+                self.write_text_only(&mut info, split, base);
+            }
+            start = end;
+        }
+        self.origin = 0;
+        self.calls = Some(info);
+        let n = bytes.len();
+        (self.calls_bytes, self.calls_runs) = (bytes, runs);
+        n
     }
 
     /// One pass over every ring; returns the bytes taken. Unless `force`, a ring holding
@@ -487,6 +542,7 @@ impl Consumer {
             s.last_drain = now;
         }
         self.ensure_segment();
+        self.origin = self.slots[i].info.shared.origin;
         let mut slot = self.slots.swap_remove(i);
         let taken = {
             let Slot { ring, info } = &mut slot;
@@ -721,6 +777,7 @@ impl Consumer {
         base: u64,
     ) -> (u64, u64, usize) {
         let Some(mut text) = self.text.take() else { return (0, 0, end) };
+        text.set_origin(self.origin);
         let anchor = self.anchor;
         let thread = (slot.shared.name.as_str(), slot.shared.id);
         let n = text.records(thread, split, start, end, base, &anchor, |id| {
@@ -885,7 +942,12 @@ impl Consumer {
         self.slots.push(slot);
         let i = self.slots.len() - 1;
         self.drain(i, true, clock::ticks());
-        let Some(Slot { info: mut slot, .. }) = self.slots.pop() else { return };
+        let Some(Slot { info, .. }) = self.slots.pop() else { return };
+        self.end_stream(info, exited);
+    }
+
+    /// Reports a finished stream's drops not yet reported, then its THREAD_END.
+    fn end_stream(&mut self, mut slot: SlotInfo, exited: bool) {
         // Acquire: the producer's counters are final (it exited) or as final as they will be
         // observed (shutdown); anything later is counted by stats() as dropped.
         let p = &slot.shared.producer;
@@ -954,20 +1016,13 @@ impl Consumer {
         rec[4..10].copy_from_slice(&ticks.to_le_bytes()[..6]);
         // SAFETY: `rec` has exactly encoded_len() bytes after the header.
         unsafe { args.encode(rec.as_mut_ptr().add(RECORD_HEADER_LEN)) };
-        let mut slot = self.own_slot.take().unwrap_or_else(|| SlotInfo {
-            shared: Arc::new(ThreadShared::new(
+        let mut slot = self.own_slot.take().unwrap_or_else(|| {
+            SlotInfo::new(Arc::new(ThreadShared::new(
                 crate::frontend::next_thread_id(),
                 crate::signals::CONSUMER_TID.load(Ordering::Relaxed),
                 "tapelog".into(),
                 0,
-            )),
-            in_segment: 0,
-            drops_reported: 0,
-            written: 0,
-            lost: 0,
-            high_water: 0,
-            last_drain: 0,
-            warned_at: 0,
+            )))
         });
         let split = Split { a: &rec, b: &[] };
         if !self.segments {
@@ -1131,6 +1186,20 @@ impl Consumer {
         let slots = std::mem::take(&mut self.slots);
         for slot in slots {
             self.finish_slot(slot, false);
+        }
+        // What sinks logged while the rings were drained, and what they logged while those
+        // records were handed to the other sinks (two sinks that log what they see feed each
+        // other: a bounded number of rounds, then the rest counted as dropped).
+        for _ in 0..8 {
+            if self.write_calls() == 0 {
+                break;
+            }
+        }
+        crate::frontend::reentry::close_consumer();
+        if let Some(calls) = self.calls.take() {
+            // Whatever is still in the stream is never written: stats count it as dropped.
+            calls.shared.consumer.closed.store(true, Ordering::Release);
+            self.end_stream(calls, false);
         }
         let items = self.stop_items();
         self.write_run(RunInfo::STOP, items);

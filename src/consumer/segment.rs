@@ -216,6 +216,7 @@ impl Preparer {
         let (req_tx, req_rx) = mpsc::channel::<Job>();
         let (res_tx, res_rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
+            crate::frontend::reentry::mark_owned(0);
             // Never on the caller's (perhaps pinned, hot) core: where the consumer runs.
             super::place_thread(core);
             // The source of every pwrite; never written.

@@ -4,10 +4,14 @@
 //! logger, reserves `10 + args` bytes in the thread's own `rtrb` ring, reads the tick counter,
 //! stores the id, ticks and raw argument bytes, and commits. No lock, no allocation, no
 //! formatting, no system call. Everything else (first use of a call site, first call on a
-//! thread, a full ring, a logger restart) is on `#[cold]` paths.
+//! thread, a full ring, a logger restart, a call on the consumer thread) is on `#[cold]`
+//! paths. A call marks its thread busy while it works, so a call that interrupts it on the
+//! same thread (a signal handler's) is dropped and counted instead of tearing its record:
+//! see [`reentry`].
 
 pub mod args;
 pub mod callsite;
+pub(crate) mod reentry;
 pub mod sample;
 #[cfg(test)]
 mod tests;
@@ -18,6 +22,7 @@ use std::sync::Arc;
 
 use args::ArgList;
 use callsite::Callsite;
+use reentry::{Busy, Role};
 
 use crate::clock;
 use crate::config::Overflow;
@@ -51,6 +56,9 @@ struct Hot {
     /// `ThreadShared::producer.logged` of the current ring; valid while attached (the Arc in
     /// `Cold` keeps it alive).
     logged_cell: Cell<*const AtomicU64>,
+    /// Set while a call on this thread is under way (see [`reentry::Busy`]): a call that
+    /// finds it set interrupted that one (a signal handler that logs) and is dropped.
+    busy: AtomicU64,
 }
 
 impl Hot {
@@ -61,6 +69,7 @@ impl Hot {
             gap: Cell::new(0),
             logged: Cell::new(0),
             logged_cell: Cell::new(core::ptr::null()),
+            busy: AtomicU64::new(0),
         }
     }
 
@@ -127,7 +136,13 @@ pub fn log_enabled<A: ArgList>(id: u32, args: A) {
 #[cold]
 #[inline(never)]
 pub fn log_first<A: ArgList>(cs: &'static Callsite, args: A) {
-    let state = callsite::register(cs, A::kinds);
+    // Registration takes the registry's lock: a signal handler that interrupts it and logs
+    // through a new call site must not wait for that lock.
+    let state = {
+        // SAFETY: see `hot`.
+        let Some(_busy) = Busy::enter(&unsafe { hot() }.busy) else { return reentry::reentrant_drop() };
+        callsite::register(cs, A::kinds)
+    };
     if (state as i32) > 0 && cs.sampler.is_none_or(|s| s.keep()) {
         log_with_id(state, &args);
     }
@@ -151,69 +166,101 @@ fn log_staged<A: ArgList>(id: u32, args: &A) {
 }
 
 /// Writes one record; `staged` holds the staged arguments' encodings (empty without any).
+/// This thread's `Hot`.
+///
+/// # Safety
+/// The reference must be used only during the current call, on this thread.
+#[inline(always)]
+unsafe fn hot() -> &'static Hot {
+    // SAFETY: `Hot` has no destructor, so its storage is valid for the whole life of this
+    // thread, and the caller keeps the reference on it. (Taking the address in a tiny
+    // closure lets the whole call inline.)
+    unsafe { &*HOT.with(|h| h as *const Hot) }
+}
+
 #[inline(always)]
 fn write_with_id<A: ArgList>(id: u32, args: &A, staged: &[u8]) {
-    // SAFETY: `Hot` has no destructor, so its storage is valid for the whole life of this
-    // thread; the reference is used only during this call, on this thread. (Taking the
-    // address in a tiny closure lets the whole call inline.)
-    let h: &Hot = unsafe { &*HOT.with(|h| h as *const Hot) };
-    {
-        // One relaxed load and one compare for "attached to the running logger, and no drop
-        // marker owed".
-        if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | h.gap.get() != 0 {
-            if !slow_prepare() {
-                return;
-            }
-            if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | h.gap.get() != 0 {
-                // The logger changed again between the two checks: this call has no ring.
-                return no_logger_drop();
-            }
-        }
-        debug_assert!(!h.producer.get().is_null());
-        // SAFETY: the generation matched, so `producer` is the live producer owned by this
-        // thread's `Cold` (invariant of `Hot`); only this thread touches it, and nothing else
-        // holds a reference to it now: encoding runs only tapelog's own `Arg` impls, which
-        // never log (arguments that run the program's code were staged before this), so
-        // this cannot be re-entered.
-        let producer = unsafe { &mut *h.producer.get() };
-        let len = RECORD_HEADER_LEN + args.encoded_len() + staged.len();
-        let mut attempt = 0u32;
-        loop {
-            match producer.write_chunk_uninit(len) {
-                Ok(mut chunk) => {
-                    // Stamped once the record has its place (after any wait), so each
-                    // thread's ticks are in ring order.
-                    let ticks = clock::ticks();
-                    let (first, _) = chunk.as_mut_slices();
-                    if first.len() == len {
-                        // SAFETY: `first` is `len` writable bytes of ring memory reserved for us.
-                        unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args, staged) };
-                    } else if len <= STAGE_ON_STACK {
-                        let mut stage = [0u8; STAGE_ON_STACK];
-                        // SAFETY: `stage` has room for the `len` bytes written.
-                        unsafe { write_record(stage.as_mut_ptr(), id, ticks, args, staged) };
-                        copy_split(&mut chunk, &stage[..len]);
-                    } else {
-                        write_wrapped(&mut chunk, id, ticks, args, staged);
-                    }
-                    // SAFETY: all `len` bytes were initialized just above.
-                    unsafe { chunk.commit_all() };
-                    break;
-                }
-                // The wait or drop needs no arguments, so they never have to leave registers.
-                Err(_) => {
-                    if !wait_or_drop(producer, len, attempt) {
-                        return;
-                    }
-                    attempt += 1;
-                }
-            }
-        }
-        let n = h.logged.get() + 1;
-        h.logged.set(n);
-        // SAFETY: attached, so `logged_cell` points into the ThreadShared kept alive by Cold.
-        publish(unsafe { &*h.logged_cell.get() }, n);
+    // SAFETY: used only during this call, on this thread.
+    let h = unsafe { hot() };
+    // One relaxed load of GENERATION and one compare for "attached to the running logger, no
+    // drop marker owed, and not inside another call on this thread".
+    if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | h.gap.get() | h.busy.load(Ordering::Relaxed) != 0 {
+        return write_slow(id, args, staged);
     }
+    // A signal handler that logs between the check and this mark completes its whole call
+    // first; the worst it can do is owe a drop marker, which the next call writes.
+    let _busy = Busy::set(&h.busy);
+    write_ring(h, id, args, staged);
+}
+
+/// Every call the hot path's one check sends away: a call that interrupted another on this
+/// thread, a first call, an owed drop marker, a logger that changed, the consumer thread.
+#[cold]
+#[inline(never)]
+fn write_slow<A: ArgList>(id: u32, args: &A, staged: &[u8]) {
+    // SAFETY: used only during this call, on this thread.
+    let h = unsafe { hot() };
+    let Some(_busy) = Busy::enter(&h.busy) else { return reentry::reentrant_drop() };
+    match slow_prepare() {
+        Prepared::Ring => {}
+        Prepared::OwnStream => return write_own_stream(id, args, staged),
+        Prepared::Dropped => return,
+    }
+    if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | h.gap.get() != 0 {
+        // The logger changed again since `slow_prepare`: this call has no ring.
+        return no_logger_drop();
+    }
+    write_ring(h, id, args, staged);
+}
+
+/// Writes the record into this thread's ring (waiting or dropping when full) and counts it.
+/// The caller holds the busy mark and has checked that the thread is attached to the
+/// running logger with no drop marker owed.
+#[inline(always)]
+fn write_ring<A: ArgList>(h: &Hot, id: u32, args: &A, staged: &[u8]) {
+    debug_assert!(!h.producer.get().is_null());
+    // SAFETY: the generation matched, so `producer` is the live producer owned by this
+    // thread's `Cold` (invariant of `Hot`); only this thread touches it, and nothing else
+    // holds a reference to it now: a nested call on this thread (a signal handler, or an
+    // `Arg` impl that logs) finds `busy` set and returns before touching it.
+    let producer = unsafe { &mut *h.producer.get() };
+    let len = RECORD_HEADER_LEN + args.encoded_len() + staged.len();
+    let mut attempt = 0u32;
+    loop {
+        match producer.write_chunk_uninit(len) {
+            Ok(mut chunk) => {
+                // Stamped once the record has its place (after any wait), so each
+                // thread's ticks are in ring order.
+                let ticks = clock::ticks();
+                let (first, _) = chunk.as_mut_slices();
+                if first.len() == len {
+                    // SAFETY: `first` is `len` writable bytes of ring memory reserved for us.
+                    unsafe { write_record(first.as_mut_ptr().cast(), id, ticks, args, staged) };
+                } else if len <= STAGE_ON_STACK {
+                    let mut stage = [0u8; STAGE_ON_STACK];
+                    // SAFETY: `stage` has room for the `len` bytes written.
+                    unsafe { write_record(stage.as_mut_ptr(), id, ticks, args, staged) };
+                    copy_split(&mut chunk, &stage[..len]);
+                } else {
+                    write_wrapped(&mut chunk, id, ticks, args, staged);
+                }
+                // SAFETY: all `len` bytes were initialized just above.
+                unsafe { chunk.commit_all() };
+                break;
+            }
+            // The wait or drop needs no arguments, so they never have to leave registers.
+            Err(_) => {
+                if !wait_or_drop(producer, len, attempt) {
+                    return;
+                }
+                attempt += 1;
+            }
+        }
+    }
+    let n = h.logged.get() + 1;
+    h.logged.set(n);
+    // SAFETY: attached, so `logged_cell` points into the ThreadShared kept alive by Cold.
+    publish(unsafe { &*h.logged_cell.get() }, n);
 }
 
 #[cold]
@@ -238,19 +285,33 @@ fn with_cold<R>(f: impl FnOnce(&mut Cold, &Hot) -> R) -> Option<R> {
     .flatten()
 }
 
+/// Where the slow path sends a call.
+enum Prepared {
+    /// To this thread's ring, now attached with no drop marker owed.
+    Ring,
+    /// To the consumer's own stream (this is the consumer thread).
+    OwnStream,
+    /// Nowhere: the call was counted as dropped.
+    Dropped,
+}
+
 /// Slow path before a write: (re)attach to the running logger and write an owed drop marker.
-/// Returns whether the hot path may now write; if not, the call was counted.
 #[cold]
 #[inline(never)]
-fn slow_prepare() -> bool {
+fn slow_prepare() -> Prepared {
     let current = GENERATION.load(Ordering::Acquire);
+    if reentry::role() == Role::Consumer {
+        // The consumer drains the rings: waiting on one of its own would be waiting for
+        // itself. (Its stream stays open through shutdown, until its final write.)
+        return Prepared::OwnStream;
+    }
     let attached = HOT.with(|h| h.generation.get() == current);
     if !attached {
         // Drop the old ring (the consumer drains what is left), then attach to the new one.
         let _ = COLD.try_with(|c| c.try_borrow_mut().map(|mut c| *c = None));
         if current == 0 || !attach() {
             no_logger_drop();
-            return false;
+            return Prepared::Dropped;
         }
     }
     let ok = with_cold(|c, h| {
@@ -262,11 +323,28 @@ fn slow_prepare() -> bool {
         true
     });
     match ok {
-        Some(ok) => ok,
+        Some(true) => Prepared::Ring,
+        Some(false) => Prepared::Dropped,
         None => {
             no_logger_drop();
-            false
+            Prepared::Dropped
         }
+    }
+}
+
+/// A call on the consumer thread: the record goes to the consumer's own stream, which it
+/// writes after its pass (or is dropped and counted when that stream is full).
+#[cold]
+#[inline(never)]
+fn write_own_stream<A: ArgList>(id: u32, args: &A, staged: &[u8]) {
+    let len = RECORD_HEADER_LEN + args.encoded_len() + staged.len();
+    let ticks = clock::ticks();
+    let pushed = reentry::push_own(len, |dst| {
+        // SAFETY: `dst` is exactly `len` writable bytes.
+        unsafe { write_record(dst.as_mut_ptr(), id, ticks, args, staged) }
+    });
+    if !pushed {
+        no_logger_drop();
     }
 }
 
@@ -346,6 +424,10 @@ fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
 
 /// Creates this thread's ring for the running logger and hands it to the consumer.
 fn attach() -> bool {
+    // A thread whose thread-locals are being destroyed cannot keep a ring: do not make one.
+    if COLD.try_with(|_| ()).is_err() {
+        return false;
+    }
     let cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
     let Some(shared) = cur.as_ref() else { return false };
     // GENERATION is stable under the lock (shutdown clears it while holding it).
@@ -355,12 +437,14 @@ fn attach() -> bool {
     let cap = shared.config.ring_capacity;
     let (producer, ring) = rtrb::RingBuffer::<u8>::new(cap);
     let th = std::thread::current();
-    let ts = Arc::new(ThreadShared::new(
+    let mut ts = ThreadShared::new(
         NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed),
         os_thread_id(),
         th.name().unwrap_or("").to_string(),
         cap,
-    ));
+    );
+    ts.origin = reentry::origin();
+    let ts = Arc::new(ts);
     // Hand the ring over first: a closed handover (shutdown under way) refuses it, and then
     // this thread has no ring. If installing it below fails, dropping the producer abandons
     // the ring, which the consumer drains and frees.
@@ -372,7 +456,8 @@ fn attach() -> bool {
     let cold = Cold {
         producer,
         shared: ts.clone(),
-        overflow: shared.config.overflow,
+        // The logger's own threads never wait for the consumer (it may be waiting for them).
+        overflow: if reentry::on_logger_thread() { Overflow::Drop } else { shared.config.overflow },
         dropped: 0,
         gap_first: 0,
         gap_last: 0,

@@ -134,7 +134,10 @@ impl NetTap {
             closing: None,
             shared: shared.clone(),
         };
-        let thread = std::thread::Builder::new().name("tapelog-net".into()).spawn(move || worker.run())?;
+        let thread = std::thread::Builder::new().name("tapelog-net".into()).spawn(move || {
+            crate::frontend::reentry::mark_owned(0);
+            worker.run()
+        })?;
         let tap = NetTap {
             ring: ring_tx,
             ctl: ctl_tx,

@@ -148,6 +148,9 @@ pub(crate) struct TextSinks {
     json: String,
     /// Sinks of the program's that run on threads of their own.
     workers: Vec<Worker>,
+    /// The sink that logged the records being handed over now (see [`Guarded::origin`]);
+    /// 0 for none. That sink does not get them.
+    origin: u32,
     /// A batch that wraps around the end of the ring, made contiguous for raw sinks.
     batch: Vec<u8>,
 }
@@ -198,9 +201,10 @@ impl TextSinks {
             outs.push(Out { route, json, writer, color, syslog: header, buf, lines: 0 });
         }
         let (mut users, mut workers) = (Vec::new(), Vec::new());
-        for (name, sink) in sinks {
+        for (k, (name, sink)) in sinks.into_iter().enumerate() {
             let blocks = sink.may_block();
-            let g = Guarded::new(name.clone(), sink);
+            let origin = k as u32 + 1;
+            let g = Guarded::new(name.clone(), sink, origin);
             if !blocks {
                 users.push(g);
                 continue;
@@ -208,7 +212,7 @@ impl TextSinks {
             let counters = g.counters.clone();
             let mut r = TextSinks::renderer(g);
             let mut cache = SiteCache::default();
-            let w = Worker::start(counters, sink_queue_bytes, move |c| match c {
+            let w = Worker::start(counters, origin, sink_queue_bytes, move |c| match c {
                 Some(c) => r.chunk(c, &mut cache),
                 None => r.close_users(),
             })
@@ -236,6 +240,7 @@ impl TextSinks {
             json: String::new(),
             users,
             workers,
+            origin: 0,
             batch: Vec::new(),
         }
     }
@@ -258,6 +263,12 @@ impl TextSinks {
         for u in &mut self.users {
             u.call(|s| s.close());
         }
+    }
+
+    /// Says which sink (see [`Guarded::origin`]; 0 for none) logged the records handed over
+    /// next: that sink does not get them.
+    pub fn set_origin(&mut self, origin: u32) {
+        self.origin = origin;
     }
 
     /// Counters of the sinks of the program's, in configuration order.
@@ -377,13 +388,22 @@ impl TextSinks {
             ticks_per_sec: anchor.ticks_per_sec,
             bytes,
         };
+        let origin = self.origin;
         for u in self.users.iter_mut().filter(|u| u.raw) {
+            if u.origin == origin {
+                u.counters.own.fetch_add(records, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
             u.call(|s| s.raw(&rb));
             if !u.disabled {
                 u.counters.records.fetch_add(records, std::sync::atomic::Ordering::Relaxed);
             }
         }
         for w in &self.workers {
+            if w.origin == origin {
+                w.counters.own.fetch_add(records, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
             let c =
                 Chunk { thread: thread.0.into(), thread_id: thread.1, base, anchor: *anchor, bytes: bytes.to_vec() };
             w.send(c, records);
@@ -532,7 +552,12 @@ impl TextSinks {
             if self.wants_json {
                 self.json = rec.to_json();
             }
+            let origin = self.origin;
             for u in self.users.iter_mut().filter(|u| !u.raw) {
+                if u.origin == origin {
+                    u.counters.own.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
                 u.call(|s| s.record(&rec));
                 if !u.disabled {
                     u.counters.records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

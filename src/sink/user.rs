@@ -27,6 +27,16 @@ use crate::Level;
 /// text, [`record`](Sink::record) for typed values, or [`raw`](Sink::raw) (with
 /// [`wants_raw`](Sink::wants_raw)) for the binary records as they are.
 ///
+/// A sink may log (directly, or through a library that logs via the `log` bridge). What it
+/// logs is never handed back to it (no feedback loop): it reaches the segments and every
+/// other output, and is counted in [`SinkStats::own`](crate::SinkStats::own). Such a call
+/// never waits, whatever the overflow policy: on the consumer thread it goes to the
+/// consumer's own stream, on a sink's own thread to a ring in drop mode; when there is no
+/// room it is dropped and counted. Inside a sink, [`flush()`](crate::flush) returns at once,
+/// [`Builder::start`](crate::Builder::start) is an error, and dropping the
+/// [`Guard`](crate::Guard) stops the logger without waiting for it. What a sink logs in
+/// [`close`](Sink::close) comes after the last write and is counted as dropped.
+///
 /// ```
 /// struct Collect(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 /// impl tapelog::Sink for Collect {
@@ -200,6 +210,8 @@ pub(crate) struct SinkCounters {
     pub name: String,
     pub records: AtomicU64,
     pub dropped: AtomicU64,
+    /// Records the sink logged itself, not handed back to it.
+    pub own: AtomicU64,
     pub panics: AtomicU64,
     /// Set when it panicked; the consumer reports it once.
     pub newly_disabled: AtomicBool,
@@ -221,21 +233,27 @@ pub(crate) struct Guarded {
     pub counters: Arc<SinkCounters>,
     pub disabled: bool,
     pub raw: bool,
+    /// The sink's number (1-based, in configuration order): what its own records are
+    /// tagged with, so they are not handed back to it.
+    pub origin: u32,
 }
 
 impl Guarded {
-    pub fn new(name: String, sink: Box<dyn Sink>) -> Guarded {
+    pub fn new(name: String, sink: Box<dyn Sink>, origin: u32) -> Guarded {
         let raw = sink.wants_raw();
-        Guarded { sink, counters: Arc::new(SinkCounters { name, ..Default::default() }), disabled: false, raw }
+        let counters = Arc::new(SinkCounters { name, ..Default::default() });
+        Guarded { sink, counters, disabled: false, raw, origin }
     }
 
-    /// Runs `f` on the sink unless it is disabled; a panic disables it.
+    /// Runs `f` on the sink unless it is disabled; a panic disables it. What the sink logs
+    /// meanwhile is tagged as its own.
     pub fn call(&mut self, f: impl FnOnce(&mut dyn Sink)) {
         if self.disabled {
             return;
         }
         let sink = &mut *self.sink;
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(sink))) {
+        let done = crate::frontend::reentry::with_origin(self.origin, || catch_unwind(AssertUnwindSafe(|| f(sink))));
+        if let Err(p) = done {
             let msg = p
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -260,6 +278,8 @@ pub(crate) struct Chunk {
 pub(crate) struct Worker {
     tx: Option<mpsc::SyncSender<(Chunk, u64)>>,
     pub counters: Arc<SinkCounters>,
+    /// The sink's number (see [`Guarded::origin`]).
+    pub origin: u32,
     queued: Arc<AtomicUsize>,
     queued_records: Arc<AtomicU64>,
     limit: usize,
@@ -270,6 +290,7 @@ impl Worker {
     /// Starts the thread: `run` gets each chunk, then `None` when the queue closes.
     pub fn start(
         counters: Arc<SinkCounters>,
+        origin: u32,
         limit: usize,
         mut run: impl FnMut(Option<Chunk>) + Send + 'static,
     ) -> std::io::Result<Worker> {
@@ -279,6 +300,7 @@ impl Worker {
         let (tx, rx) = mpsc::sync_channel::<(Chunk, u64)>(4096);
         let (q, qr) = (queued.clone(), queued_records.clone());
         let thread = std::thread::Builder::new().name(format!("tapelog-sink-{}", counters.name)).spawn(move || {
+            crate::frontend::reentry::mark_owned(origin);
             while let Ok((c, records)) = rx.recv() {
                 let n = c.bytes.len();
                 run(Some(c));
@@ -287,7 +309,7 @@ impl Worker {
             }
             run(None);
         })?;
-        Ok(Worker { tx: Some(tx), counters, queued, queued_records, limit, thread: Some(thread) })
+        Ok(Worker { tx: Some(tx), counters, origin, queued, queued_records, limit, thread: Some(thread) })
     }
 
     /// Queues a chunk of `records` records, or drops and counts it if the queue is full.

@@ -130,6 +130,7 @@ impl Writer {
         let (spare_tx, spare) = mpsc::channel();
         let c = counters.clone();
         let thread = std::thread::Builder::new().name("tapelog-text".into()).spawn(move || {
+            crate::frontend::reentry::mark_owned(0);
             for mut chunk in rx {
                 let lost = dest.write_chunk(&chunk.bytes, chunk.lines);
                 if lost == 0 {

@@ -127,3 +127,31 @@ pub fn reported_drops(events: &[Owned]) -> u64 {
 pub fn record_count(events: &[Owned]) -> usize {
     events.iter().filter(|e| matches!(e, Owned::Record { .. })).count()
 }
+
+/// Ends the process with a message if the test is still running after `secs` seconds: a
+/// test of "never hangs" must fail, not hang CI. Dropping the returned guard disarms it.
+pub fn watchdog(what: &'static str, secs: u64) -> Watchdog {
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let a = armed.clone();
+    std::thread::spawn(move || {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < end {
+            if !a.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        eprintln!("{what}: still running after {secs} s: it hangs");
+        std::process::abort();
+    });
+    Watchdog(armed)
+}
+
+/// Disarms the watchdog on drop.
+pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
