@@ -36,8 +36,10 @@ else
 fi
 
 if rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1; then
-  step "miri: hot path, wire format, filters" env MIRIFLAGS="-Zmiri-disable-isolation" \
-    cargo +nightly miri test -p tapelog --lib -- frontend:: wire:: filter::
+  step "miri: hot path, filters" env MIRIFLAGS="-Zmiri-disable-isolation" \
+    cargo +nightly miri test -p tapelog --lib -- frontend:: filter::
+  step "miri: wire format" env MIRIFLAGS="-Zmiri-disable-isolation" \
+    cargo +nightly miri test -p tapelog-format --lib -- wire::
 else
   skip "miri" "rustup component add miri rust-src --toolchain nightly failed"
 fi

@@ -28,7 +28,6 @@ mod config;
 mod consumer;
 mod filter;
 pub mod frontend;
-mod level;
 pub mod log_bridge;
 mod macros;
 pub mod net;
@@ -40,8 +39,6 @@ mod signals;
 mod sink;
 mod stats;
 mod sync;
-pub mod text;
-pub mod wire;
 
 use std::sync::atomic::Ordering;
 
@@ -49,7 +46,6 @@ pub use config::{Builder, Durability, Guard, Idle, Overflow, StartError, MAX_RIN
 pub use consumer::segment::{list_segments, FILE_PREFIX};
 pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
-pub use level::{Level, ParseLevelError};
 pub use net::{Network, NetworkStats};
 pub use panic_hook::install_panic_hook;
 pub use route::{Output, Route};
@@ -59,6 +55,7 @@ pub use sink::{Facility, RawBatch, Record, Sink, Syslog, TextOutput, Transport};
 pub use stats::{
     health, stats, Health, HealthStatus, OutputStats, SampledSite, SinkStats, Stats, TextStats, ThreadStats, Totals,
 };
+pub use tapelog_format::{text, wire, Level, ParseLevelError};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
 /// order) is in the segment, and synced if [`Durability::SyncOnFlush`] is set. Returns at

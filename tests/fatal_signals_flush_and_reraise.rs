@@ -26,7 +26,7 @@ fn child(spec: &str) -> ! {
     for h in hs {
         h.join().unwrap();
     }
-    // SAFETY (all blocks below): deliberately raising or provoking signals in a child process.
+    // SAFETY: deliberately raising or provoking signals, in a child process made to die.
     unsafe {
         match mode {
             "SIGSEGV" => std::ptr::null_mut::<u8>().write_volatile(1),

@@ -75,6 +75,7 @@ fn the_tapelog_environment_variable_sets_the_filter() {
     // environment concurrently.
     unsafe { std::env::set_var("TAPELOG", "warn") };
     let guard = tapelog::Builder::new().dir(dir.path()).start();
+    // SAFETY: as above.
     unsafe { std::env::remove_var("TAPELOG") };
     let guard = guard.unwrap();
     tapelog::info!("env info");

@@ -10,11 +10,11 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use tapelog::text::Template;
-use tapelog::wire::kinds::ArgKind;
-use tapelog::wire::reader::{Entry, EntryReader, ReadError};
-use tapelog::wire::record::record_head;
-use tapelog::wire::{DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
+use tapelog_format::text::Template;
+use tapelog_format::wire::kinds::ArgKind;
+use tapelog_format::wire::reader::{Entry, EntryReader, ReadError};
+use tapelog_format::wire::record::record_head;
+use tapelog_format::wire::{DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
 
 /// What a file turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +108,8 @@ pub fn check_file(path: &Path) -> FileReport {
                 break;
             }
         };
-        let res = tapelog::wire::reader::decode_entry(h.kind, p).map_err(|e| e.to_string()).and_then(|e| v.entry(e));
+        let res =
+            tapelog_format::wire::reader::decode_entry(h.kind, p).map_err(|e| e.to_string()).and_then(|e| v.entry(e));
         match res {
             Ok(n) => {
                 r.entries += 1;
@@ -195,7 +196,7 @@ pub fn exit_code(reports: &[FileReport]) -> i32 {
 }
 
 fn status_of(e: ReadError) -> Status {
-    use tapelog::wire::header::HeaderError;
+    use tapelog_format::wire::header::HeaderError;
     match e {
         ReadError::Torn { offset, need, have } => {
             Status::Torn { offset, message: format!("entry needs {need} bytes, {have} present") }
@@ -225,7 +226,7 @@ struct Validator {
     threads: HashSet<u32>,
     anchored: bool,
     /// Shapes of serde arguments defined so far in this segment.
-    shapes: tapelog::serde_arg::Shapes,
+    shapes: tapelog_format::serde_value::Shapes,
 }
 
 impl Validator {
@@ -303,7 +304,7 @@ impl Validator {
                 vals.clear();
                 crate::output::decode_args(kinds, args, &self.shapes, &mut vals)
                     .map_err(|e| format!("record at batch byte {at} (call site {id}): {e}"))?;
-                tapelog::wire::record::args_len(kinds, args).map_err(|e| e.to_string())?
+                tapelog_format::wire::record::args_len(kinds, args).map_err(|e| e.to_string())?
             };
             at += RECORD_HEADER_LEN + len;
             n += 1;

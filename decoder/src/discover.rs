@@ -5,8 +5,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tapelog::wire::reader::{EntryReader, ReadError};
-use tapelog::wire::{FileHeader, SEGMENT_EXT};
+use tapelog_format::wire::reader::{EntryReader, ReadError};
+use tapelog_format::wire::{FileHeader, SEGMENT_EXT};
 
 /// One segment file, opened and with its header read.
 #[derive(Debug, Clone)]

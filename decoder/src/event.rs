@@ -6,10 +6,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use tapelog::text::Template;
-pub use tapelog::wire::record::TickClock;
-use tapelog::wire::record::{static_args_len, Anchor, CallsiteEntry, ThreadEntry};
-use tapelog::Level;
+use tapelog_format::text::Template;
+pub use tapelog_format::wire::record::TickClock;
+use tapelog_format::wire::record::{static_args_len, Anchor, CallsiteEntry, ThreadEntry};
+use tapelog_format::Level;
 
 /// A call site as the decoder knows it.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ pub struct RunTables {
     /// Copies of `threads` with small ids, indexed by id (no hashing per record).
     dense: Vec<Option<ThreadInfo>>,
     /// Shapes of serde arguments (ids are unique within a run).
-    pub shapes: tapelog::serde_arg::Shapes,
+    pub shapes: tapelog_format::serde_value::Shapes,
 }
 
 impl RunTables {
@@ -168,7 +168,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic for a read error: torn tails are warnings, everything else errors.
-    pub fn from_read(path: PathBuf, e: tapelog::wire::ReadError) -> Diagnostic {
+    pub fn from_read(path: PathBuf, e: tapelog_format::wire::ReadError) -> Diagnostic {
         let severity = if e.is_torn() { Severity::Warning } else { Severity::Error };
         Diagnostic { severity, path, offset: e.offset(), message: e.to_string() }
     }
@@ -213,7 +213,7 @@ pub struct RecordRef<'a> {
     /// Encoded arguments.
     pub args: &'a [u8],
     /// The run's shapes, for serde arguments.
-    pub shapes: &'a tapelog::serde_arg::Shapes,
+    pub shapes: &'a tapelog_format::serde_value::Shapes,
 }
 
 /// A drop report.

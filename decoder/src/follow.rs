@@ -10,10 +10,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tapelog::wire::header::FLAG_FINALIZED;
-use tapelog::wire::reader::{EntryReader, ReadError};
-use tapelog::wire::{ENTRY_HEADER_LEN, SEGMENT_EXT};
-use tapelog::FILE_PREFIX;
+use tapelog_format::wire::header::FLAG_FINALIZED;
+use tapelog_format::wire::reader::{EntryReader, ReadError};
+use tapelog_format::wire::{SegmentName, ENTRY_HEADER_LEN};
 
 use crate::event::{Diagnostic, Severity, Source, Step};
 use crate::stream::{SegFeed, StreamMerger};
@@ -113,7 +112,7 @@ impl Follower {
             let header = match EntryReader::open(&file) {
                 Ok(r) => r.header().clone(),
                 // A header being written: try again at the next listing.
-                Err(ReadError::Header(tapelog::wire::header::HeaderError::Truncated { .. })) => continue,
+                Err(ReadError::Header(tapelog_format::wire::header::HeaderError::Truncated { .. })) => continue,
                 Err(e) => {
                     self.seen.insert(path.clone());
                     self.engine.diagnose(Diagnostic::from_read(path, e));
@@ -214,9 +213,7 @@ impl Follower {
 }
 
 fn is_segment_name(p: &Path) -> bool {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with(FILE_PREFIX) && n.ends_with(&format!(".{SEGMENT_EXT}")))
+    p.file_name().and_then(|n| n.to_str()).is_some_and(SegmentName::is_segment)
 }
 
 fn now_ns() -> i128 {

@@ -5,9 +5,9 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use tapelog::wire::header::{FileHeader, HeaderError, FIXED_LEN};
-use tapelog::wire::reader::ReadError;
-use tapelog::wire::MAGIC;
+use tapelog_format::wire::header::{FileHeader, HeaderError, FIXED_LEN};
+use tapelog_format::wire::reader::ReadError;
+use tapelog_format::wire::MAGIC;
 
 use crate::event::{Diagnostic, Severity, Source, Step};
 use crate::stream::{SegFeed, StreamMerger};

@@ -1,7 +1,7 @@
 //! `tapelog-decoder`: reads tapelog segments and turns them back into text, JSON and
 //! statistics. The `tapelog` binary is a thin command-line layer over this library.
 //!
-//! It reads the format through the same `tapelog::wire` code the logger writes it with.
+//! It reads the format through the same `tapelog_format::wire` code the logger writes it with.
 //!
 //! ```no_run
 //! use tapelog_decoder::{cat, CatOptions};
@@ -36,11 +36,11 @@ use std::time::Duration;
 pub use discover::DiscoverError;
 use merge::{Diagnostic, Merger, Severity};
 pub(crate) use printer::report;
-use tapelog::Level;
+use tapelog_format::Level;
 pub use template::TextStyle;
 
 /// Format versions this decoder reads.
-pub const READS_VERSIONS: (u16, u16) = (tapelog::wire::MIN_READ_VERSION, tapelog::wire::FORMAT_VERSION);
+pub const READS_VERSIONS: (u16, u16) = (tapelog_format::wire::MIN_READ_VERSION, tapelog_format::wire::FORMAT_VERSION);
 
 /// The path that means standard input.
 pub const STDIN: &str = "-";

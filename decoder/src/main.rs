@@ -84,7 +84,7 @@ enum Cmd {
         json: bool,
         /// Only records at this level or above (trace, debug, info, warn, error).
         #[arg(long)]
-        level: Option<tapelog::Level>,
+        level: Option<tapelog_format::Level>,
         /// Only records at or after this time (RFC 3339 or Unix ns).
         #[arg(long, value_parser = parse_time)]
         since: Option<i128>,

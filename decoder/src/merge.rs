@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-use tapelog::wire::reader::{decode_entry, Entry, EntryReader, ReadAt, ReadError};
-use tapelog::wire::record::{args_len, record_head, Anchor, BatchHead, Drops, ThreadEnd};
-use tapelog::wire::{
+use tapelog_format::wire::reader::{decode_entry, Entry, EntryReader, ReadAt, ReadError};
+use tapelog_format::wire::record::{args_len, record_head, Anchor, BatchHead, Drops, ThreadEnd};
+use tapelog_format::wire::{
     entry, entry_crc, unwrap_ticks, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN,
     RECORD_HEADER_LEN,
 };

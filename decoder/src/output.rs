@@ -2,15 +2,15 @@
 
 use std::fmt::Write as _;
 
-use tapelog::serde_arg::Shapes;
-use tapelog::text::Value;
-use tapelog::wire::kinds::{decode_arg_with, fixed_value, ArgKind};
+use tapelog_format::serde_value::Shapes;
+use tapelog_format::text::Value;
+use tapelog_format::wire::kinds::{decode_arg_with, fixed_value, ArgKind};
 
 use crate::event::{DropsRef, RecordRef};
 pub use crate::timefmt::TimeFormatter;
 
-pub use tapelog::text::recycle;
-pub use tapelog::wire::kinds::decode_args;
+pub use tapelog_format::text::recycle;
+pub use tapelog_format::wire::kinds::decode_args;
 
 /// Decodes arguments of the kinds whose values own nothing (integers up to 64 bits, floats,
 /// and the borrowed `str`, `[u8]`, `bool` and `char`) into `arr`; false if any kind is
@@ -104,7 +104,7 @@ pub fn render_fields(rec: &RecordRef<'_>, buf: &mut ArgBuf, out: &mut String) {
     match decode_args(&rec.site.kinds, rec.args, rec.shapes, &mut vals) {
         Ok(()) => {
             let first = rec.site.message_args();
-            tapelog::text::line::push_fields(out, names, vals.iter().skip(first));
+            tapelog_format::text::line::push_fields(out, names, vals.iter().skip(first));
         }
         Err(e) => {
             let _ = write!(out, " <undecodable fields: {e}>");
@@ -236,7 +236,7 @@ pub fn drops_json(d: &DropsRef<'_>) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::event::{SiteInfo, UNKNOWN_THREAD};
-    use tapelog::text::Template;
+    use tapelog_format::text::Template;
 
     fn site(format: &str, kinds: &[ArgKind]) -> SiteInfo {
         SiteInfo {

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use tapelog::Level;
+use tapelog_format::Level;
 
 use crate::event::{Diagnostic, Event, Severity, Source, Step, ThreadInfo};
 use crate::progress::Progress;

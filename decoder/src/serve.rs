@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tapelog::net::proto::{self, HelloError};
 use tapelog::net::SourceWriter;
-use tapelog::wire::header::FileHeader;
+use tapelog_format::net::{self as proto, HelloError};
+use tapelog_format::wire::header::FileHeader;
 
 use crate::CatOptions;
 

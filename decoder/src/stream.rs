@@ -15,10 +15,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
-use tapelog::wire::header::FileHeader;
-use tapelog::wire::reader::{decode_entry, Entry, ReadError, MAX_ENTRY_LEN};
-use tapelog::wire::record::{args_len, record_head, Anchor, Drops};
-use tapelog::wire::{
+use tapelog_format::wire::header::FileHeader;
+use tapelog_format::wire::reader::{decode_entry, Entry, ReadError, MAX_ENTRY_LEN};
+use tapelog_format::wire::record::{args_len, record_head, Anchor, Drops};
+use tapelog_format::wire::{
     entry_crc, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN, RECORD_HEADER_LEN,
 };
 

@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
-use tapelog::wire::reader::{Entry, EntryReader, ReadError};
-use tapelog::wire::record::{args_len, record_head, Anchor, Drops};
-use tapelog::wire::{entry, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
+use tapelog_format::wire::reader::{Entry, EntryReader, ReadError};
+use tapelog_format::wire::record::{args_len, record_head, Anchor, Drops};
+use tapelog_format::wire::{entry, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
 
 use crate::event::{Diagnostic, RunTables, Severity};
 use crate::{report, DiscoverError, Outcome};
@@ -139,7 +139,7 @@ pub fn summarize(paths: &[PathBuf], err: &mut dyn Write) -> Result<(Summary, Out
     }
     for (i, n) in level_counts.iter().enumerate() {
         if *n > 0 {
-            let name = tapelog::Level::from_u8(i as u8).map_or("UNKNOWN", |l| l.as_str());
+            let name = tapelog_format::Level::from_u8(i as u8).map_or("UNKNOWN", |l| l.as_str());
             s.per_level.insert(name.to_string(), *n);
         }
     }
@@ -184,7 +184,7 @@ impl Scan<'_> {
                     break;
                 }
             };
-            match tapelog::wire::reader::decode_entry(h.kind, p) {
+            match tapelog_format::wire::reader::decode_entry(h.kind, p) {
                 Ok(Entry::Callsite(cs)) => {
                     self.tables.add_site(&cs);
                     if self.counts.len() < self.tables.sites.len() {
@@ -204,7 +204,7 @@ impl Scan<'_> {
                     self.s.drop_reports += 1;
                 }
                 Ok(Entry::Run(r)) => self.s.lifecycle.push(Lifecycle {
-                    phase: if r.phase == tapelog::wire::record::RunInfo::STOP { "stopped" } else { "started" },
+                    phase: if r.phase == tapelog_format::wire::record::RunInfo::STOP { "stopped" } else { "started" },
                     unix_ns: r.unix_ns,
                     items: r.items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 }),

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use crate::output::ArgBuf;
-use tapelog::text::line::{level_color, push_thread, DIM, DROPS_COLOR, RESET};
-use tapelog::text::{Segment, Template};
+use tapelog_format::text::line::{level_color, push_thread, DIM, DROPS_COLOR, RESET};
+use tapelog_format::text::{Segment, Template};
 
 use crate::event::{DropsRef, RecordRef};
 use crate::timefmt::TimeFormatter;

@@ -140,7 +140,7 @@ impl TimeFormatter {
                 let slot = w.get_mut(at..at + 9).and_then(|s| s.split_first_mut());
                 if let Some((d, Some(low))) = slot.map(|(d, rest)| (d, rest.first_chunk_mut::<8>())) {
                     d.write(b'0' + (frac / 100_000_000) as u8);
-                    *low = tapelog::text::eight_ascii_digits(frac % 100_000_000).map(MaybeUninit::new);
+                    *low = tapelog_format::text::eight_ascii_digits(frac % 100_000_000).map(MaybeUninit::new);
                     // SAFETY: the window, initialized above up to `STAMP_WINDOW >=
                     // stamp.len()` bytes, lies within the capacity `reserve` made.
                     unsafe { v.set_len(old + self.stamp.len()) };
@@ -226,7 +226,7 @@ fn strftime(tz: &TimeZone, pattern: &str, ns: i128) -> String {
 }
 
 /// The nine digits of `f < 10^9`, zero-padded, as ASCII. Built in registers, the last
-/// eight at once by `tapelog::text`'s integer writer's method, so that copying them out is
+/// eight at once by `tapelog_format::text`'s integer writer's method, so that copying them out is
 /// one eight-byte load of a single eight-byte store: digits stored a byte or three at a
 /// time and loaded as eight stall the store-to-load forwarding, which cost more than the
 /// arithmetic here.
@@ -235,7 +235,7 @@ fn nine_digits(f: u32) -> [u8; 9] {
     let f = f % 1_000_000_000;
     let mut d = [0u8; 9];
     d[0] = b'0' + (f / 100_000_000) as u8;
-    d[1..].copy_from_slice(&tapelog::text::eight_ascii_digits(f % 100_000_000));
+    d[1..].copy_from_slice(&tapelog_format::text::eight_ascii_digits(f % 100_000_000));
     d
 }
 

@@ -58,10 +58,8 @@ use std::{sync::atomic::fence, thread::yield_now};
 
 use crate::sync::primitive;
 use crate::wire::header::{FileHeader, COMMITTED_OFFSET, FLAGS_OFFSET, FLAG_FINALIZED};
-use crate::wire::{ENTRY_HEADER_LEN, FORMAT_VERSION, SEGMENT_EXT};
-
-/// File name prefix of every segment.
-pub const FILE_PREFIX: &str = "tapelog-";
+pub use crate::wire::FILE_PREFIX;
+use crate::wire::{SegmentName, ENTRY_HEADER_LEN, FORMAT_VERSION};
 
 /// Settings the writer needs.
 #[derive(Debug, Clone)]
@@ -293,7 +291,7 @@ fn discard(b: Blank) {
 }
 
 fn prepare_blank(dir: &Path, run_id: u64, seq: u32, size: usize, zeros: &[u8]) -> io::Result<Blank> {
-    let tmp = dir.join(format!(".{FILE_PREFIX}{run_id:020}-{seq:06}.{SEGMENT_EXT}.tmp"));
+    let tmp = dir.join(SegmentName { run_id, seq }.temp_name());
     let file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp)?;
     if let Err(e) = preallocate(&file, size as u64) {
         drop(file);
@@ -541,7 +539,7 @@ impl SegmentWriter {
             self.serial += 1;
             return Ok(());
         }
-        let name = format!("{FILE_PREFIX}{:020}-{:06}.{SEGMENT_EXT}", self.cfg.run_id, self.seq);
+        let name = SegmentName { run_id: self.cfg.run_id, seq: self.seq }.file_name();
         let path = self.cfg.dir.join(name);
         let prepared = self.prep.as_mut().and_then(|p| p.take(self.seq));
         let Blank { file, mut map, tmp } = match prepared {
@@ -635,11 +633,7 @@ impl Drop for SegmentWriter {
 pub fn list_segments(dir: &Path) -> Vec<(PathBuf, u64)> {
     let Ok(rd) = fs::read_dir(dir) else { return Vec::new() };
     rd.filter_map(|e| e.ok())
-        .filter(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n.starts_with(FILE_PREFIX) && n.ends_with(&format!(".{SEGMENT_EXT}"))
-        })
+        .filter(|e| SegmentName::is_segment(&e.file_name().to_string_lossy()))
         .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
         .collect()
 }

@@ -11,7 +11,7 @@
 //! the buffer until the collector acknowledges them, so a collector that is killed and
 //! restarted gets everything it had not yet written, exactly once.
 
-pub mod proto;
+pub use tapelog_format::net as proto;
 pub(crate) mod sender;
 mod source;
 

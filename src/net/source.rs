@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use memmap2::MmapMut;
 
 use super::proto::{self, CheckedEntry};
-use crate::consumer::segment::{SegmentConfig, SegmentWriter, FILE_PREFIX};
+use crate::consumer::segment::{SegmentConfig, SegmentWriter};
 use crate::wire::header::FileHeader;
-use crate::wire::SEGMENT_EXT;
+use crate::wire::SegmentName;
 
 /// Name of the file in a source's directory that records how much of its sequenced stream
 /// the segment files hold.
@@ -55,22 +55,17 @@ impl SourceWriter {
     /// after any segments an earlier collector wrote there.
     pub fn open(dir: &Path, header: &FileHeader, segment_size: usize) -> io::Result<SourceWriter> {
         fs::create_dir_all(dir)?;
-        let run = format!("{FILE_PREFIX}{:020}-", header.run_id);
         let mut first_seq = 0u32;
         for e in fs::read_dir(dir)?.filter_map(Result::ok) {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with('.') && name.ends_with(".tmp") {
+            if SegmentName::is_temp(&name) {
                 // A blank segment a killed collector prepared and never used.
                 let _ = fs::remove_file(e.path());
                 continue;
             }
-            if let Some(seq) = name
-                .strip_prefix(&run)
-                .and_then(|r| r.strip_suffix(&format!(".{SEGMENT_EXT}")))
-                .and_then(|s| s.parse::<u32>().ok())
-            {
-                first_seq = first_seq.max(seq.saturating_add(1));
+            if let Some(n) = SegmentName::parse(&name).filter(|n| n.run_id == header.run_id) {
+                first_seq = first_seq.max(n.seq.saturating_add(1));
             }
         }
         let position = open_position(&dir.join(POSITION_FILE))?;

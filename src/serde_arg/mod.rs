@@ -13,28 +13,19 @@
 //! inside of a `None` or the element of an empty `Vec` get their own shape when they are
 //! logged. See `docs/FORMAT.md` for the wire format.
 
-mod bincode_codec;
-mod build;
 mod fingerprint;
 mod registry;
-pub mod shape;
-mod structured;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
-pub use shape::Shape;
-pub use structured::{Data, Structured};
+use tapelog_format::serde_value::encode;
+pub use tapelog_format::serde_value::{decode_arg, shape, Data, Shape, Shapes, Structured, UNSERIALIZABLE};
 
 use crate::frontend::args::Arg;
 use crate::wire::ArgKind;
 
 pub(crate) use registry::shapes_since;
-
-/// Shape id written for a value that could not be encoded; its bytes are the error's text.
-pub const UNSERIALIZABLE: u32 = 0;
 
 /// Wraps a `serde::Serialize` value so it can be logged as a deferred argument or field.
 ///
@@ -109,7 +100,7 @@ fn stage<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
     let id = fingerprint::fingerprint(v)
         .map_err(|e| e.0)
         .and_then(|fp| registry::shape_id(fp, v))
-        .and_then(|id| bincode_codec::encode(v, out).map(|()| id));
+        .and_then(|id| encode(v, out).map(|()| id));
     let id = match id {
         Ok(id) => id,
         Err(e) => unserializable(out, start, &e),
@@ -164,43 +155,4 @@ pub(crate) fn with_staged<R>(stage_all: impl Fn(&mut Vec<u8>), f: impl FnOnce(&[
             }
         }
     }
-}
-
-/// The shapes a segment defines (its `SHAPE` entries), by id: what a reader needs to decode
-/// serde arguments.
-#[derive(Debug, Default, Clone)]
-pub struct Shapes {
-    by_id: HashMap<u32, Arc<Shape>>,
-}
-
-impl Shapes {
-    /// No shapes.
-    pub fn new() -> Self {
-        Shapes::default()
-    }
-
-    /// Adds (or replaces) shape `id`.
-    pub fn insert(&mut self, id: u32, shape: Shape) {
-        self.by_id.insert(id, Arc::new(shape));
-    }
-
-    /// Shape `id`, if this segment defined it.
-    pub fn get(&self, id: u32) -> Option<&Shape> {
-        self.by_id.get(&id).map(|s| &**s)
-    }
-
-    /// Removes every shape (for a reader moving on to the next segment).
-    pub fn clear(&mut self) {
-        self.by_id.clear();
-    }
-}
-
-/// Decodes the payload of a serde argument (`shape:u32 len:u32 bytes`, already framed by
-/// the caller) with the segment's shapes.
-pub(crate) fn decode_arg(shapes: &Shapes, shape: u32, bytes: &[u8]) -> Result<Structured, &'static str> {
-    if shape == UNSERIALIZABLE {
-        return Ok(Structured::Unserializable(String::from_utf8_lossy(bytes).into_owned()));
-    }
-    let s = shapes.get(shape).ok_or("serde value whose shape is not in the segment")?;
-    Structured::decode(s, bytes).map_err(|_| "serde value bytes do not match their shape")
 }

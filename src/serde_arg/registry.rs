@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::build;
+use tapelog_format::serde_value as build;
 
 struct Registry {
     by_fp: HashMap<u64, u32>,

@@ -1,7 +1,7 @@
 //! Argument kinds: one byte per argument in a call site's dictionary entry, telling a reader
 //! how many bytes the argument takes in a record and how to turn them into a [`Value`].
 
-use crate::serde_arg::Shapes;
+use crate::serde_value::Shapes;
 use crate::text::Value;
 
 /// The kind of one deferred argument, as written in a call site's dictionary entry.
@@ -301,7 +301,7 @@ fn decode<'a>(kind: ArgKind, bytes: &'a [u8], shapes: Option<&Shapes>) -> Result
             let len = super::le::u32_at(bytes, 4).ok_or(ArgError::Truncated)? as usize;
             let body = bytes.get(8..8usize.saturating_add(len)).ok_or(ArgError::Truncated)?;
             let shapes = shapes.ok_or(ArgError::Invalid("serde value decoded without the segment's shapes"))?;
-            let v = crate::serde_arg::decode_arg(shapes, shape, body).map_err(ArgError::Invalid)?;
+            let v = crate::serde_value::decode_arg(shapes, shape, body).map_err(ArgError::Invalid)?;
             (Value::Structured(Box::new(v)), 8 + len)
         }
         other => return Err(ArgError::UnknownKind(other.0)),

@@ -19,7 +19,7 @@ use super::spec::{Scanner, Token};
 /// The returned messages are `'static` because a `const` panic cannot format them.
 ///
 /// ```
-/// use tapelog::text::check_format;
+/// use tapelog_format::text::check_format;
 ///
 /// // How a macro turns the result into a compile error:
 /// const _: () = if let Err(e) = check_format("px {:>8.2} qty {0}", 1) {
@@ -34,7 +34,7 @@ use super::spec::{Scanner, Token};
 /// A rejected string fails the build:
 ///
 /// ```compile_fail,E0080
-/// const _: () = if let Err(e) = tapelog::text::check_format("{:.*}", 2) {
+/// const _: () = if let Err(e) = tapelog_format::text::check_format("{:.*}", 2) {
 ///     panic!("{}", e)
 /// };
 /// ```

@@ -16,7 +16,7 @@ use super::shape::{Body, Fields, Prim, Shape};
 /// tuple and prints as `(a, b)`, a set as a sequence and prints as `[a, b]`.
 ///
 /// ```
-/// use tapelog::serde_arg::Structured;
+/// use tapelog_format::serde_value::Structured;
 /// #[derive(serde::Serialize, Debug)]
 /// struct Fill { qty: u32, px: f64, venue: Option<String> }
 /// let fill = Fill { qty: 5, px: 101.5, venue: None };

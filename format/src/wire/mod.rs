@@ -9,11 +9,13 @@
 
 pub mod header;
 pub mod kinds;
+pub mod name;
 pub mod reader;
 pub mod record;
 
 pub use header::{FileHeader, Metadata};
 pub use kinds::ArgKind;
+pub use name::{SegmentName, FILE_PREFIX};
 pub use reader::{Entry, EntryReader, ReadError};
 
 /// The 8 magic bytes at the start of every segment.
@@ -111,15 +113,18 @@ pub fn unwrap_ticks(low48: u64, base: u64) -> u64 {
 }
 
 /// Little-endian field readers over a byte slice that report how far they got.
-pub(crate) mod le {
+pub mod le {
+    /// The little-endian `u16` at `b[at..at + 2]`, or `None` if `b` is too short.
     #[inline]
     pub fn u16_at(b: &[u8], at: usize) -> Option<u16> {
         Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
     }
+    /// The little-endian `u32` at `b[at..at + 4]`, or `None` if `b` is too short.
     #[inline]
     pub fn u32_at(b: &[u8], at: usize) -> Option<u32> {
         Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
     }
+    /// The little-endian `u64` at `b[at..at + 8]`, or `None` if `b` is too short.
     #[inline]
     pub fn u64_at(b: &[u8], at: usize) -> Option<u64> {
         Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))

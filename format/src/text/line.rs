@@ -19,7 +19,7 @@ pub const DROPS_COLOR: &str = "\x1b[1;33m";
 /// The ANSI color of a level (`None`, an unknown level, is shown like an error).
 ///
 /// ```
-/// assert_eq!(tapelog::text::line::level_color(Some(tapelog::Level::Info)), "\x1b[32m");
+/// assert_eq!(tapelog_format::text::line::level_color(Some(tapelog_format::Level::Info)), "\x1b[32m");
 /// ```
 pub fn level_color(level: Option<Level>) -> &'static str {
     match level {
@@ -35,8 +35,8 @@ pub fn level_color(level: Option<Level>) -> &'static str {
 ///
 /// ```
 /// let mut s = String::new();
-/// tapelog::text::line::push_thread(&mut s, "", 7);
-/// tapelog::text::line::push_thread(&mut s, " oms", 8);
+/// tapelog_format::text::line::push_thread(&mut s, "", 7);
+/// tapelog_format::text::line::push_thread(&mut s, " oms", 8);
 /// assert_eq!(s, "thread-7 oms");
 /// ```
 pub fn push_thread(out: &mut String, name: &str, id: u32) {
@@ -52,7 +52,7 @@ pub fn push_thread(out: &mut String, name: &str, id: u32) {
 /// strings; options) or is not defined.
 ///
 /// ```
-/// use tapelog::text::{line::push_field_value, Value};
+/// use tapelog_format::text::{line::push_field_value, Value};
 /// let mut s = String::new();
 /// push_field_value(&Value::Str("buy"), &mut s);
 /// s.push(' ');
@@ -107,7 +107,7 @@ impl UtcNanos {
     /// Appends `ns` (Unix nanoseconds; negative is before 1970).
     ///
     /// ```
-    /// let mut t = tapelog::text::line::UtcNanos::new();
+    /// let mut t = tapelog_format::text::line::UtcNanos::new();
     /// let mut s = String::new();
     /// t.push(&mut s, 1_795_262_400_123_456_789);
     /// assert_eq!(s, "2026-11-21T12:00:00.123456789Z");

@@ -9,7 +9,7 @@ use super::shape::{Body, Fields, Prim, Shape, Variant};
 
 /// Why no shape could be built.
 #[derive(Debug)]
-pub(crate) struct BuildError(pub String);
+pub struct BuildError(pub String);
 
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,7 +30,7 @@ fn incompatible() -> BuildError {
 }
 
 /// The shape of `v`.
-pub(crate) fn shape_of<T: Serialize + ?Sized>(v: &T) -> Result<Shape, BuildError> {
+pub fn shape_of<T: Serialize + ?Sized>(v: &T) -> Result<Shape, BuildError> {
     v.serialize(Build)
 }
 
@@ -45,9 +45,9 @@ fn merge(acc: &mut Option<Shape>, s: Shape) -> Result<(), BuildError> {
 struct Build;
 
 /// Collects a sequence's merged element shape.
-pub(crate) struct SeqB(Option<Shape>);
+pub struct SeqB(Option<Shape>);
 /// Collects unnamed fields.
-pub(crate) struct ListB {
+pub struct ListB {
     items: Vec<Shape>,
     kind: ListKind,
 }
@@ -57,13 +57,13 @@ enum ListKind {
     Variant(&'static str, u32, &'static str),
 }
 /// Collects named fields.
-pub(crate) struct FieldsB {
+pub struct FieldsB {
     fields: Fields,
     variant: Option<(u32, &'static str)>,
     name: &'static str,
 }
 /// Collects a map's merged key and value shapes.
-pub(crate) struct MapB {
+pub struct MapB {
     k: Option<Shape>,
     v: Option<Shape>,
 }

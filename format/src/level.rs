@@ -6,7 +6,7 @@ use core::str::FromStr;
 /// How important a record is. Ordered from least (`Trace`) to most (`Error`) severe.
 ///
 /// ```
-/// use tapelog::Level;
+/// use tapelog_format::Level;
 /// assert!(Level::Error > Level::Info);
 /// assert_eq!("warn".parse::<Level>(), Ok(Level::Warn));
 /// assert_eq!(Level::Info.to_string(), "INFO");

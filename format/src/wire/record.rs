@@ -555,7 +555,7 @@ pub fn record_len_split(s: Split<'_>, at: usize, kinds: &[u8], static_len: Optio
 pub struct ShapeEntry<'a> {
     /// Shape id that serde arguments refer to (never 0).
     pub id: u32,
-    /// The shape descriptor (decode with [`crate::serde_arg::Shape::decode`]).
+    /// The shape descriptor (decode with [`crate::serde_value::Shape::decode`]).
     pub descriptor: &'a [u8],
 }
 
@@ -571,14 +571,14 @@ impl<'a> ShapeEntry<'a> {
         let mut c = Cur { b, at: 0 };
         let id = c.u32()?;
         let descriptor = &b[4..];
-        crate::serde_arg::Shape::decode(descriptor).map_err(|what| PayloadError { at: 4, what })?;
+        crate::serde_value::Shape::decode(descriptor).map_err(|what| PayloadError { at: 4, what })?;
         Ok(ShapeEntry { id, descriptor })
     }
 
     /// The shape (for an entry from [`ShapeEntry::decode`], whose descriptor parsed, always
     /// `Ok`).
-    pub fn shape(&self) -> Result<crate::serde_arg::Shape, &'static str> {
-        crate::serde_arg::Shape::decode(self.descriptor).map(|(s, _)| s)
+    pub fn shape(&self) -> Result<crate::serde_value::Shape, &'static str> {
+        crate::serde_value::Shape::decode(self.descriptor).map(|(s, _)| s)
     }
 }
 

@@ -21,7 +21,7 @@ use std::fmt;
 
 /// Where a placeholder puts its padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Align {
+pub enum Align {
     /// No alignment written: the type's default (left for text, right for numbers).
     Unknown,
     /// `<`
@@ -34,7 +34,7 @@ pub(crate) enum Align {
 
 /// The formatting trait a placeholder asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// `{}`
     Display,
     /// `{:?}`
@@ -59,12 +59,12 @@ pub(crate) enum Kind {
 
 impl Kind {
     /// Whether this is one of the `Debug` flavours.
-    pub(crate) const fn is_debug(self) -> bool {
+    pub const fn is_debug(self) -> bool {
         matches!(self, Kind::Debug | Kind::DebugLowerHex | Kind::DebugUpperHex)
     }
 
     /// The trait's name and spelling, for error messages.
-    pub(crate) const fn describe(self) -> &'static str {
+    pub const fn describe(self) -> &'static str {
         match self {
             Kind::Display => "Display (`{}`)",
             Kind::Debug => "Debug (`{:?}`)",
@@ -82,25 +82,25 @@ impl Kind {
 
 /// Everything after the `:` of a placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Spec {
+pub struct Spec {
     /// Padding character; `' '` unless written.
-    pub(crate) fill: char,
-    pub(crate) align: Align,
+    pub fill: char,
+    pub align: Align,
     /// `+` flag. (`-` is accepted and, as in std, has no effect.)
-    pub(crate) plus: bool,
+    pub plus: bool,
     /// `#` flag.
-    pub(crate) alternate: bool,
+    pub alternate: bool,
     /// `0` flag (sign-aware zero padding).
-    pub(crate) zero: bool,
+    pub zero: bool,
     /// Minimum width in chars; 0 when absent, which std treats the same as "no width".
-    pub(crate) width: u16,
-    pub(crate) precision: Option<u16>,
-    pub(crate) kind: Kind,
+    pub width: u16,
+    pub precision: Option<u16>,
+    pub kind: Kind,
 }
 
 impl Spec {
     /// The spec of a bare `{}`.
-    pub(crate) const PLAIN: Spec = Spec {
+    pub const PLAIN: Spec = Spec {
         fill: ' ',
         align: Align::Unknown,
         plus: false,
@@ -116,7 +116,7 @@ impl Spec {
 /// format string where the problem was found.
 ///
 /// ```
-/// use tapelog::text::{FormatError, Template};
+/// use tapelog_format::text::{FormatError, Template};
 ///
 /// let err = Template::parse("px {price}").unwrap_err();
 /// assert_eq!(err, FormatError::NamedArgument { offset: 4 });
@@ -176,7 +176,7 @@ impl FormatError {
     /// Byte offset in the format string where the problem was found.
     ///
     /// ```
-    /// use tapelog::text::Template;
+    /// use tapelog_format::text::Template;
     ///
     /// assert_eq!(Template::parse("a } b").unwrap_err().offset(), 2);
     /// ```
@@ -198,7 +198,7 @@ impl FormatError {
     /// of [`check_format`](super::check_format), hence the `tapelog:` prefix.
     ///
     /// ```
-    /// use tapelog::text::Template;
+    /// use tapelog_format::text::Template;
     ///
     /// let err = Template::parse("{:p}").unwrap_err();
     /// assert!(err.message().contains("{:p}"));
@@ -247,7 +247,7 @@ impl std::error::Error for FormatError {}
 
 /// One step of a [`Scanner`].
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Token {
+pub enum Token {
     /// Literal text `fmt[start..end]`. An escaped brace (`{{`, `}}`) is a one-byte
     /// `Text` covering the first brace of the pair.
     Text { start: usize, end: usize },
@@ -258,7 +258,7 @@ pub(crate) enum Token {
 /// Walks a format string token by token. Usable in `const` context, so it steps by
 /// value (`const fn` cannot take `&mut self` before Rust 1.83).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Scanner<'a> {
+pub struct Scanner<'a> {
     bytes: &'a [u8],
     /// Next byte to scan; always on a char boundary, at most `bytes.len()`.
     pos: usize,
@@ -267,12 +267,12 @@ pub(crate) struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    pub(crate) const fn new(fmt: &'a str) -> Self {
+    pub const fn new(fmt: &'a str) -> Self {
         Scanner { bytes: fmt.as_bytes(), pos: 0, next_implicit: 0 }
     }
 
     /// The next token and the scanner after it; `Ok(None)` at the end of the string.
-    pub(crate) const fn next(mut self) -> Result<Option<(Token, Self)>, FormatError> {
+    pub const fn next(mut self) -> Result<Option<(Token, Self)>, FormatError> {
         let b = self.bytes;
         let start = self.pos;
         if start >= b.len() {
@@ -548,7 +548,7 @@ const fn integer(b: &[u8], start: usize) -> Result<(u16, usize), FormatError> {
 
 /// One parsed piece of a [`Template`].
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Piece {
+pub enum Piece {
     /// Text copied as is (escapes already resolved).
     Literal(Box<str>),
     /// `{}` or `{N}` with no spec: the fast path.
@@ -562,11 +562,11 @@ pub(crate) enum Piece {
 /// into its line layout once, then fills in only the arguments per record).
 ///
 /// ```
-/// use tapelog::text::{Segment, Template};
+/// use tapelog_format::text::{Segment, Template};
 ///
 /// let t = Template::parse("qty {:>6}")?;
 /// assert_eq!(t.segments().last(), Some(Segment::Formatted(0)));
-/// # Ok::<(), tapelog::text::FormatError>(())
+/// # Ok::<(), tapelog_format::text::FormatError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -586,7 +586,7 @@ pub enum Segment<'t> {
 /// `format!` syntax that [`render`](Template::render) reproduces byte for byte.
 ///
 /// ```
-/// use tapelog::text::{Template, Value};
+/// use tapelog_format::text::{Template, Value};
 ///
 /// let t = Template::parse("px {:>8.2} qty {:#x}")?;
 /// assert_eq!(t.arg_count(), 2);
@@ -607,7 +607,7 @@ impl Template {
     /// Parses `fmt`, or says what in it cannot be reproduced.
     ///
     /// ```
-    /// use tapelog::text::{FormatError, Template};
+    /// use tapelog_format::text::{FormatError, Template};
     ///
     /// assert!(Template::parse("{} {0:>5} {{literal}}").is_ok());
     /// assert_eq!(
@@ -643,11 +643,11 @@ impl Template {
     /// referenced (`"{0} {0}"` needs 1, `"{1}"` needs 2), 0 without placeholders.
     ///
     /// ```
-    /// use tapelog::text::Template;
+    /// use tapelog_format::text::Template;
     ///
     /// assert_eq!(Template::parse("{} {0} {}")?.arg_count(), 2);
     /// assert_eq!(Template::parse("no args {{}}")?.arg_count(), 0);
-    /// # Ok::<(), tapelog::text::FormatError>(())
+    /// # Ok::<(), tapelog_format::text::FormatError>(())
     /// ```
     pub fn arg_count(&self) -> usize {
         self.arg_count
@@ -658,7 +658,7 @@ impl Template {
     /// and `Formatted(i)` as [`render`](Template::render) would, gives `render`'s output.
     ///
     /// ```
-    /// use tapelog::text::{Segment, Template};
+    /// use tapelog_format::text::{Segment, Template};
     ///
     /// let t = Template::parse("a {} b {0:>4} {{c}}")?;
     /// let s: Vec<Segment> = t.segments().collect();
@@ -672,7 +672,7 @@ impl Template {
     ///         Segment::Literal(" {c}"),
     ///     ]
     /// );
-    /// # Ok::<(), tapelog::text::FormatError>(())
+    /// # Ok::<(), tapelog_format::text::FormatError>(())
     /// ```
     pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
         self.pieces.iter().map(|p| match p {

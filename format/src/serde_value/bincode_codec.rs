@@ -38,13 +38,13 @@ impl bincode::enc::write::Writer for VecWriter<'_> {
 /// fails, or a sequence of unknown length) returns the error's text; `out` may then hold a
 /// partial encoding, which the caller truncates.
 #[inline]
-pub(crate) fn encode<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
+pub fn encode<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
     bincode::serde::encode_into_writer(value, VecWriter(out), CONFIG).map_err(|e| e.to_string())
 }
 
 /// Why bytes could not be read as the shape says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DecodeError(pub String);
+pub struct DecodeError(pub String);
 
 impl From<bincode::error::DecodeError> for DecodeError {
     fn from(e: bincode::error::DecodeError) -> Self {
@@ -53,43 +53,43 @@ impl From<bincode::error::DecodeError> for DecodeError {
 }
 
 /// Reads bincode primitives from the front of a byte slice.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     dec: DecoderImpl<SliceReader<'a>, Config, ()>,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+    pub fn new(bytes: &'a [u8]) -> Self {
         Reader { dec: DecoderImpl::new(SliceReader::new(bytes), CONFIG, ()) }
     }
 
     /// One fixed-size primitive (`bool`, integers, floats, `char`).
-    pub(crate) fn get<T: Decode<()>>(&mut self) -> Result<T, DecodeError> {
+    pub fn get<T: Decode<()>>(&mut self) -> Result<T, DecodeError> {
         Ok(T::decode(&mut self.dec)?)
     }
 
     /// A length-prefixed string, borrowed.
-    pub(crate) fn str(&mut self) -> Result<&'a str, DecodeError> {
+    pub fn str(&mut self) -> Result<&'a str, DecodeError> {
         Ok(<&'a str as BorrowDecode<'a, ()>>::borrow_decode(&mut self.dec)?)
     }
 
     /// A length-prefixed byte string, borrowed.
-    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         Ok(<&'a [u8] as BorrowDecode<'a, ()>>::borrow_decode(&mut self.dec)?)
     }
 
     /// A sequence or map length.
-    pub(crate) fn len(&mut self) -> Result<usize, DecodeError> {
+    pub fn len(&mut self) -> Result<usize, DecodeError> {
         let n: u64 = self.get()?;
         usize::try_from(n).map_err(|_| DecodeError("length does not fit in usize".into()))
     }
 
     /// An enum's variant index.
-    pub(crate) fn variant(&mut self) -> Result<u32, DecodeError> {
+    pub fn variant(&mut self) -> Result<u32, DecodeError> {
         self.get()
     }
 
     /// An `Option` tag: whether a value follows.
-    pub(crate) fn option_tag(&mut self) -> Result<bool, DecodeError> {
+    pub fn option_tag(&mut self) -> Result<bool, DecodeError> {
         match self.get::<u8>()? {
             0 => Ok(false),
             1 => Ok(true),

@@ -22,7 +22,7 @@ use super::Value;
 /// a record that was logged through the checked macros always renders.
 ///
 /// ```
-/// use tapelog::text::{RenderError, Template, Value};
+/// use tapelog_format::text::{RenderError, Template, Value};
 ///
 /// let t = Template::parse("{:x}")?;
 /// let mut out = String::new();
@@ -34,7 +34,7 @@ use super::Value;
 ///     t.render(&[], &mut out),
 ///     Err(RenderError::MissingArgument { index: 0, len: 0 })
 /// );
-/// # Ok::<(), tapelog::text::FormatError>(())
+/// # Ok::<(), tapelog_format::text::FormatError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -84,7 +84,7 @@ impl Template {
     /// holds whatever was rendered before the failing placeholder.
     ///
     /// ```
-    /// use tapelog::text::{Template, Value};
+    /// use tapelog_format::text::{Template, Value};
     ///
     /// let t = Template::parse("{:?} {:*^9.1} {0:?}")?;
     /// let mut out = String::new();
@@ -231,7 +231,7 @@ fn value(v: &Value<'_>, spec: &Spec, out: &mut String) -> Result<(), Mismatch> {
 
 /// A serde value's Debug, with the spec's `#`, hex-debug, width and precision handed to its
 /// leaves as derived `Debug` hands them (fill, alignment, `+` and `0` are not applied).
-fn structured(s: &crate::serde_arg::Structured, spec: &Spec, out: &mut String) {
+fn structured(s: &crate::serde_value::Structured, spec: &Spec, out: &mut String) {
     let w = spec.width as usize;
     let p = spec.precision.map(|p| p as usize);
     match (spec.alternate, spec.kind, p) {
@@ -617,7 +617,7 @@ unsafe fn push_window<const N: usize>(out: &mut String, write: impl FnOnce(&mut 
 /// `{}` of an unsigned integer, without the `fmt` machinery: the digits are written
 /// straight into `out`'s spare capacity, eight at a time.
 #[inline]
-pub(crate) fn push_u64(out: &mut String, n: u64) {
+pub fn push_u64(out: &mut String, n: u64) {
     // SAFETY: `put_u64` writes ASCII digits and returns their end.
     unsafe { push_window::<24>(out, |w| put_u64(w, 0, n)) };
 }

@@ -49,7 +49,7 @@ pub enum Value<'a> {
     Some(Box<Value<'a>>),
     /// A serde value ([`crate::serde()`]); `{}`, `{:?}` and `{:#?}` render it as its
     /// `Debug` would
-    Structured(Box<crate::serde_arg::Structured>),
+    Structured(Box<crate::serde_value::Structured>),
 }
 
 impl Value<'_> {
@@ -58,7 +58,7 @@ impl Value<'_> {
     /// Integers and floats with a short decimal skip the `fmt` machinery.
     ///
     /// ```
-    /// use tapelog::text::Value;
+    /// use tapelog_format::text::Value;
     ///
     /// let mut s = String::new();
     /// assert!(Value::U64(42).push_display(&mut s));
