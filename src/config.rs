@@ -401,7 +401,7 @@ impl Builder {
             return Err(StartError::Config("max_files must be at least 1".into()));
         }
         if let Some(core) = cfg.consumer_core {
-            let n = crate::consumer::cpu_count();
+            let n = crate::os::cpu_count();
             if core >= n {
                 return Err(StartError::Config(format!("consumer_core {core} does not exist (CPUs 0..{n})")));
             }

@@ -31,6 +31,7 @@ pub mod frontend;
 pub mod log_bridge;
 mod macros;
 pub mod net;
+mod os;
 mod panic_hook;
 pub mod route;
 pub mod serde_arg;

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use jiff::fmt::strtime::BrokenDownTime;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use tapelog_format::text::line::civil_from_days;
 
 /// How a timestamp is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,20 +238,6 @@ fn nine_digits(f: u32) -> [u8; 9] {
     d[0] = b'0' + (f / 100_000_000) as u8;
     d[1..].copy_from_slice(&tapelog_format::text::eight_ascii_digits(f % 100_000_000));
     d
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

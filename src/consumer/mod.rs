@@ -44,7 +44,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
         Some(n) => {
             let mut md = metadata.clone();
             if !md.iter().any(|(k, _)| k == "host") {
-                md.push(("host".into(), hostname()));
+                md.push(("host".into(), crate::os::hostname().unwrap_or_else(|| "unknown".into())));
             }
             let header = crate::wire::FileHeader {
                 version: crate::wire::FORMAT_VERSION,
@@ -115,12 +115,11 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
     std::thread::Builder::new()
         .name("tapelog-consumer".into())
         .spawn(move || {
-            if !place_thread(core) {
+            if !crate::os::place_thread(core) {
                 sh.set_error(format!("could not pin the consumer to CPU {}", core.unwrap_or_default()));
             }
             let _ = sh.consumer_thread.set(std::thread::current());
-            // SAFETY: gettid has no preconditions.
-            let tid = unsafe { libc::gettid() } as u64;
+            let tid = crate::os::thread_id();
             crate::signals::CONSUMER_TID.store(tid, Ordering::Relaxed);
             // Log calls made on this thread (by a sink, or a library it uses) go to a stream
             // of their own, never to a ring this thread would have to drain.
@@ -144,58 +143,6 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
             c.run();
         })
         .map_err(io_err)
-}
-
-/// This machine's host name, for the network stream's source identity.
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
-/// CPUs the system has online.
-pub(crate) fn cpu_count() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if n > 0 {
-        n as usize
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
-}
-
-/// Pins the calling thread to `core`, or lets it run on every CPU; false if pinning failed.
-pub(crate) fn place_thread(core: Option<usize>) -> bool {
-    match core {
-        Some(id) => core_affinity::set_for_current(core_affinity::CoreId { id }),
-        None => {
-            unpin_current();
-            true
-        }
-    }
-}
-
-/// Lets the calling thread run on every CPU (a spawned thread inherits its parent's
-/// affinity, which would put an "unpinned" consumer on a pinned caller's core).
-fn unpin_current() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write within it, and
-        // sched_setaffinity reads `size_of::<cpu_set_t>()` bytes of it.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_ZERO(&mut set);
-            for cpu in 0..cpu_count().min(libc::CPU_SETSIZE as usize) {
-                libc::CPU_SET(cpu, &mut set);
-            }
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        }
-    }
 }
 
 struct AliveGuard(Arc<Shared>);

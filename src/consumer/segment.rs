@@ -216,7 +216,7 @@ impl Preparer {
         let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
             crate::frontend::reentry::mark_owned(0);
             // Never on the caller's (perhaps pinned, hot) core: where the consumer runs.
-            super::place_thread(core);
+            crate::os::place_thread(core);
             // The source of every pwrite; never written.
             let zeros = vec![0u8; ZEROS];
             while let Ok(job) = req_rx.recv() {

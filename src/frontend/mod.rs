@@ -439,7 +439,7 @@ fn attach() -> bool {
     let th = std::thread::current();
     let mut ts = ThreadShared::new(
         NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed),
-        os_thread_id(),
+        crate::os::thread_id(),
         th.name().unwrap_or("").to_string(),
         cap,
     );
@@ -555,18 +555,6 @@ fn copy_split(chunk: &mut rtrb::chunks::WriteChunkUninit<'_, u8>, staged: &[u8])
     }
     for (d, s) in b.iter_mut().zip(s2) {
         d.write(*s);
-    }
-}
-
-fn os_thread_id() -> u64 {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid has no preconditions.
-        (unsafe { libc::gettid() }) as u64
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        0
     }
 }
 

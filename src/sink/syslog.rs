@@ -135,7 +135,12 @@ impl Header {
                 .and_then(|p| std::path::Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_default()
         });
-        let middle = format!(" {} {} {} ", header_field(&hostname(), 255), header_field(&app, 48), std::process::id());
+        let middle = format!(
+            " {} {} {} ",
+            header_field(&crate::os::hostname().unwrap_or_default(), 255),
+            header_field(&app, 48),
+            std::process::id()
+        );
         Header { facility: cfg.facility.0, middle }
     }
 
@@ -178,17 +183,6 @@ fn header_field(s: &str, max: usize) -> String {
     } else {
         f
     }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// Appends a structured-data parameter ` name="value"`, escaping `"`, `\` and `]` as RFC

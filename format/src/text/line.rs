@@ -143,8 +143,17 @@ fn push_date_time(out: &mut String, secs: i64) {
     let _ = write!(out, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60);
 }
 
-/// Year, month and day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Year, month and day of a count of days since 1970-01-01, proleptic Gregorian (Howard
+/// Hinnant's algorithm). The one civil-date routine every timestamp of tapelog's goes
+/// through.
+///
+/// ```
+/// use tapelog_format::text::line::civil_from_days;
+/// assert_eq!(civil_from_days(0), (1970, 1, 1));
+/// assert_eq!(civil_from_days(20_424), (2025, 12, 2));
+/// assert_eq!(civil_from_days(-1), (1969, 12, 31));
+/// ```
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
