@@ -21,6 +21,8 @@ skip() {
 # loom: no preemption bound from the code's default of 3 up to 5.
 step "loom (LOOM_MAX_PREEMPTIONS=5)" env LOOM_MAX_PREEMPTIONS=5 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
   cargo test -p tapelog --release --lib loom
+step "loom, segment writer (LOOM_MAX_PREEMPTIONS=5)" env LOOM_MAX_PREEMPTIONS=5 RUSTFLAGS="--cfg loom" \
+  CARGO_TARGET_DIR=target/loom cargo test -p tapelog-segment --release --lib loom
 
 step "property tests, 20000 cases each" env TAPELOG_PROPTEST_CASES=20000 cargo test -p tapelog --release \
   --test damaged_segments_never_panic_or_overallocate \

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 echo "== loom: the flush barrier (src/sync/flush.rs)"
 # Its own target dir: --cfg loom would otherwise invalidate the main build's cache.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p tapelog --lib loom
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p tapelog-segment --lib loom
 
 echo "== fuzz smoke run (30 s; falls back to the stable replay without nightly/cargo-fuzz)"
 scripts/fuzz.sh 30

@@ -44,7 +44,6 @@ mod sync;
 use std::sync::atomic::Ordering;
 
 pub use config::{Builder, Durability, Guard, Idle, Overflow, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
-pub use consumer::segment::{list_segments, FILE_PREFIX};
 pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use net::{Network, NetworkStats};
@@ -57,6 +56,7 @@ pub use stats::{
     health, stats, Health, HealthStatus, OutputStats, SampledSite, SinkStats, Stats, TextStats, ThreadStats, Totals,
 };
 pub use tapelog_format::{text, wire, Level, ParseLevelError};
+pub use tapelog_segment::{list_segments, FILE_PREFIX};
 
 /// Returns once every record logged before the call (on any thread, in happens-before
 /// order) is in the segment, and synced if [`Durability::SyncOnFlush`] is set. Returns at

@@ -1,7 +1,7 @@
 //! `tapelog serve`: the collector of the binary network stream (`tapelog::net`).
 //!
 //! Each connection runs on a thread of its own and writes its source's stream into
-//! `DIR/<host>-<pid>-<run id>/` through [`tapelog::net::SourceWriter`], acknowledging what
+//! `DIR/<host>-<pid>-<run id>/` through [`tapelog_segment::SourceWriter`], acknowledging what
 //! its files hold. Anything a connection cannot accept (not our protocol, an unknown
 //! version, a damaged entry, a frame over the size limit, a peer that stops mid-frame)
 //! closes that connection with a logged reason; the others go on. A connection's memory is
@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tapelog::net::SourceWriter;
 use tapelog_format::net::{self as proto, HelloError};
 use tapelog_format::wire::header::FileHeader;
+use tapelog_segment::SourceWriter;
 
 use crate::CatOptions;
 
@@ -301,7 +301,7 @@ fn pump(
                 let seq = u64::from_le_bytes(body[..8].try_into().unwrap_or_default());
                 let e = proto::check_entry(&body[8..]).map_err(|e| format!("DATA frame at stream byte {at}: {e}"))?;
                 let outcome = w.data(seq, e).map_err(|e| format!("DATA frame at stream byte {at}: {e}"))?;
-                if outcome == tapelog::net::DataOutcome::Written {
+                if outcome == tapelog_segment::DataOutcome::Written {
                     if let Some(p) = printer.as_mut() {
                         p.entry(e.bytes);
                     }

@@ -10,7 +10,8 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tapelog::net::{proto, SourceWriter};
+use tapelog::net::proto;
+use tapelog_segment::SourceWriter;
 
 const FORMAT: &str = "slow seq {} payload {}";
 const RECORDS: u64 = 300_000;

@@ -7,7 +7,6 @@
 //! and writes those entries before the batch that refers to them.
 
 pub(crate) mod routed;
-pub(crate) mod segment;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,7 +27,7 @@ use crate::wire::record::{
 use crate::wire::ArgKind;
 use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
 use routed::RoutedSegments;
-use segment::{SegmentConfig, SegmentWriter};
+use tapelog_segment::{SegmentConfig, SegmentWriter};
 
 /// Opens the first segment on the caller's thread (so `start()` can report errors), then
 /// starts the consumer thread.
@@ -64,6 +63,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
         }
         None => None,
     };
+    let core = cfg.consumer_core;
     let seg_cfg = SegmentConfig {
         dir: cfg.dir.clone(),
         size: cfg.segment_size,
@@ -74,7 +74,12 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
         pid: std::process::id(),
         clock: clock::CLOCK_KIND,
         first_seq: 0,
-        helper_core: cfg.consumer_core,
+        // The helper that prepares segments ahead runs where the consumer runs, never on a
+        // program thread's core, and is one of the logger's own threads.
+        helper_setup: Some(Arc::new(move || {
+            crate::frontend::reentry::mark_owned(0);
+            crate::os::place_thread(core);
+        })),
     };
     let base_cfg = seg_cfg.clone();
     let seg = if cfg.segments {
@@ -110,7 +115,6 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
     let _ = shared.outputs.set(routed.iter().map(|r| r.counters.clone()).collect());
     let rate = clock::measure_rate(Duration::from_millis(10));
     crate::frontend::sample::TICKS_PER_SEC.store(rate as u64, Ordering::Relaxed);
-    let core = cfg.consumer_core;
     let sh = shared.clone();
     std::thread::Builder::new()
         .name("tapelog-consumer".into())

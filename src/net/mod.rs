@@ -13,11 +13,8 @@
 
 pub use tapelog_format::net as proto;
 pub(crate) mod sender;
-mod source;
 
 use std::time::Duration;
-
-pub use source::{DataOutcome, SourceWriter, MAX_DICT_BYTES, POSITION_FILE};
 
 /// Smallest send buffer.
 pub const MIN_SEND_BUFFER: usize = 64 << 10;

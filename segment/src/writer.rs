@@ -56,28 +56,65 @@ use loom::{sync::atomic::fence, thread::yield_now};
 #[cfg(not(loom))]
 use std::{sync::atomic::fence, thread::yield_now};
 
-use crate::sync::primitive;
-use crate::wire::header::{FileHeader, COMMITTED_OFFSET, FLAGS_OFFSET, FLAG_FINALIZED};
-pub use crate::wire::FILE_PREFIX;
-use crate::wire::{SegmentName, ENTRY_HEADER_LEN, FORMAT_VERSION};
+use crate::primitive;
+use tapelog_format::wire::header::{FileHeader, COMMITTED_OFFSET, FLAGS_OFFSET, FLAG_FINALIZED};
+use tapelog_format::wire::{SegmentName, ENTRY_HEADER_LEN, FORMAT_VERSION};
 
 /// Settings the writer needs.
-#[derive(Debug, Clone)]
-pub(crate) struct SegmentConfig {
+#[derive(Clone)]
+pub struct SegmentConfig {
+    /// The directory segments go to (created if missing).
     pub dir: PathBuf,
+    /// Bytes per segment file.
     pub size: usize,
+    /// The run (a logger's start, Unix ns) the segments belong to; part of their names.
     pub run_id: u64,
+    /// Key-value pairs written into every segment's header.
     pub metadata: Vec<(String, String)>,
+    /// Keep at most this many segment files of the directory, removing the oldest.
     pub max_files: Option<usize>,
+    /// Keep at most this many bytes of segment files, removing the oldest.
     pub max_bytes: Option<u64>,
-    /// The writer's process id and clock, for the headers (a collector writes another
-    /// process's stream).
+    /// The writer's process id, for the headers (a collector writes another process's).
     pub pid: u32,
+    /// The clock the records' ticks come from (`tapelog_format::wire::header::CLOCK_*`).
     pub clock: u8,
     /// Sequence number of the first segment (a collector continues after earlier files).
     pub first_seq: u32,
-    /// Where the helper thread runs: the consumer's core, or unpinned.
-    pub helper_core: Option<usize>,
+    /// Run first on the helper thread that prepares segments ahead of the writer: where it
+    /// runs (the runtime keeps it off the program's cores) and what it is to the caller.
+    pub helper_setup: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for SegmentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentConfig")
+            .field("dir", &self.dir)
+            .field("size", &self.size)
+            .field("run_id", &self.run_id)
+            .field("first_seq", &self.first_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SegmentConfig {
+    /// Segments of `size` bytes for run `run_id` in `dir`, written by this process with the
+    /// monotonic clock, no metadata, no retention limit, the helper thread left where it
+    /// starts.
+    pub fn new(dir: impl Into<PathBuf>, size: usize, run_id: u64) -> Self {
+        SegmentConfig {
+            dir: dir.into(),
+            size,
+            run_id,
+            metadata: Vec::new(),
+            max_files: None,
+            max_bytes: None,
+            pid: std::process::id(),
+            clock: tapelog_format::wire::header::CLOCK_MONOTONIC,
+            first_seq: 0,
+            helper_setup: None,
+        }
+    }
 }
 
 struct Open {
@@ -140,7 +177,7 @@ const IDLE: u64 = u64::MAX;
 /// the other's store: either the helper sees the new claim and skips the chunk, or the
 /// consumer sees the chunk in progress and waits until the helper is past it.
 ///
-/// Its atomics come from `crate::sync::primitive` and its fence switches with them, so the
+/// Its atomics come from `crate::primitive` and its fence switches with them, so the
 /// loom models at the end of this file check it. (They need the fences: loom treats `SeqCst`
 /// loads and stores as `AcqRel`, which is too weak for this pattern, but models `SeqCst`
 /// fences.)
@@ -210,13 +247,18 @@ struct Preparer {
 }
 
 impl Preparer {
-    fn start(dir: PathBuf, run_id: u64, size: usize, core: Option<usize>) -> io::Result<Preparer> {
+    fn start(
+        dir: PathBuf,
+        run_id: u64,
+        size: usize,
+        setup: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+    ) -> io::Result<Preparer> {
         let (req_tx, req_rx) = mpsc::channel::<Job>();
         let (res_tx, res_rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name("tapelog-segment-prep".into()).spawn(move || {
-            crate::frontend::reentry::mark_owned(0);
-            // Never on the caller's (perhaps pinned, hot) core: where the consumer runs.
-            crate::os::place_thread(core);
+            if let Some(setup) = setup {
+                setup();
+            }
             // The source of every pwrite; never written.
             let zeros = vec![0u8; ZEROS];
             while let Ok(job) = req_rx.recv() {
@@ -354,7 +396,7 @@ fn populate(addr: usize, len: usize) {
 }
 
 /// Writes one run's segments: create, append, publish, rotate, finalize.
-pub(crate) struct SegmentWriter {
+pub struct SegmentWriter {
     cfg: SegmentConfig,
     seq: u32,
     open: Option<Open>,
@@ -379,7 +421,7 @@ impl SegmentWriter {
     /// Creates the directory if needed and opens the run's first segment.
     pub fn create(cfg: SegmentConfig) -> io::Result<Self> {
         fs::create_dir_all(&cfg.dir)?;
-        let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size, cfg.helper_core).ok();
+        let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size, cfg.helper_setup.clone()).ok();
         let seq = cfg.first_seq;
         let mut w = SegmentWriter { cfg, seq, open: None, prep, serial: 0, memory: false, spare: None };
         w.open_next()?;
@@ -421,7 +463,7 @@ impl SegmentWriter {
         let Some(buf) = self.reserve(ENTRY_HEADER_LEN + payload.len()) else { return false };
         buf[0] = kind;
         buf[1..5].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-        let crc = crate::wire::entry_crc(kind, payload.len() as u32, [payload]);
+        let crc = tapelog_format::wire::entry_crc(kind, payload.len() as u32, [payload]);
         buf[5..9].copy_from_slice(&crc.to_le_bytes());
         buf[ENTRY_HEADER_LEN..].copy_from_slice(payload);
         true
@@ -554,7 +596,7 @@ impl SegmentWriter {
             run_id: self.cfg.run_id,
             seq: self.seq,
             pid: self.cfg.pid,
-            created_unix_ns: crate::clock::unix_ns(),
+            created_unix_ns: unix_ns(),
             clock: self.cfg.clock,
             metadata: self.cfg.metadata.clone(),
         };
@@ -723,4 +765,9 @@ mod loom_models {
             helper.join().unwrap();
         });
     }
+}
+
+/// Now, in Unix nanoseconds.
+fn unix_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }

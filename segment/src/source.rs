@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
-use super::proto::{self, CheckedEntry};
-use crate::consumer::segment::{SegmentConfig, SegmentWriter};
-use crate::wire::header::FileHeader;
-use crate::wire::SegmentName;
+use crate::writer::{SegmentConfig, SegmentWriter};
+use tapelog_format::net::{self as proto, CheckedEntry};
+use tapelog_format::wire::header::FileHeader;
+use tapelog_format::wire::SegmentName;
 
 /// Name of the file in a source's directory that records how much of its sequenced stream
 /// the segment files hold.
@@ -19,7 +19,7 @@ pub const POSITION_FILE: &str = "stream.pos";
 /// Most dictionary bytes one source may hold (call sites, threads, shapes).
 pub const MAX_DICT_BYTES: usize = 64 << 20;
 
-/// Writes one source's stream (see [`super::proto`]) into segment files under a directory of
+/// Writes one source's stream (see [`tapelog_format::net`]) into segment files under a directory of
 /// its own, which `tapelog cat` reads like a local logger's.
 ///
 /// Every segment holds the dictionary entries its batches need: after a rotation the writer
@@ -82,7 +82,7 @@ impl SourceWriter {
             pid: header.pid,
             clock: header.clock,
             first_seq,
-            helper_core: None,
+            helper_setup: None,
         };
         let seg = SegmentWriter::create(cfg)?;
         let mut w = SourceWriter {

@@ -1,0 +1,7 @@
+//! The one place this crate's synchronization primitives come from: the standard library's,
+//! or loom's model-checked ones under `cfg(loom)`.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicU64;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::AtomicU64;
