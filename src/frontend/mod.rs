@@ -165,7 +165,6 @@ fn log_staged<A: ArgList>(id: u32, args: &A) {
     crate::serde_arg::with_staged(|buf| args.stage(buf), |staged| write_with_id(id, args, staged));
 }
 
-/// Writes one record; `staged` holds the staged arguments' encodings (empty without any).
 /// This thread's `Hot`.
 ///
 /// # Safety
@@ -178,6 +177,7 @@ unsafe fn hot() -> &'static Hot {
     unsafe { &*HOT.with(|h| h as *const Hot) }
 }
 
+/// Writes one record; `staged` holds the staged arguments' encodings (empty without any).
 #[inline(always)]
 fn write_with_id<A: ArgList>(id: u32, args: &A, staged: &[u8]) {
     // SAFETY: used only during this call, on this thread.
