@@ -32,6 +32,7 @@ pub mod log_bridge;
 mod macros;
 pub mod net;
 mod os;
+mod output;
 mod panic_hook;
 pub mod route;
 pub mod serde_arg;

@@ -138,7 +138,7 @@ pub(crate) struct Shared {
     /// Counters of the network stream, once it runs.
     pub net: OnceLock<Arc<crate::net::sender::NetShared>>,
     /// Counters of the named segment outputs, once they run.
-    pub outputs: OnceLock<Vec<Arc<crate::consumer::routed::OutputCounters>>>,
+    pub outputs: OnceLock<Vec<Arc<crate::output::routed::OutputCounters>>>,
     /// Counters of the program's sinks, in configuration order.
     pub sinks: Vec<Arc<crate::sink::user::SinkCounters>>,
 }

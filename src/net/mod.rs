@@ -13,6 +13,7 @@
 
 pub use tapelog_format::net as proto;
 pub(crate) mod sender;
+mod worker;
 
 use std::time::Duration;
 

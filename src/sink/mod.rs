@@ -6,11 +6,12 @@
 //! - [`syslog`]: RFC 5424 over UDP or TCP, one more kind of text output.
 //! - [`user`]: the program's own sinks ([`Sink`]), fed by the same decoding pass.
 
+mod out;
 pub mod syslog;
 pub mod text;
 pub mod user;
 pub(crate) mod writer;
 
+pub use out::TextOutput;
 pub use syslog::{Facility, Syslog, Transport};
-pub use text::TextOutput;
 pub use user::{RawBatch, Record, Sink};

@@ -10,71 +10,23 @@
 //! (and counted) text lines, never a stalled consumer or a lost segment record.
 
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::syslog::{self, Header, Link, Syslog, Transport};
+use super::out::{Out, TextOutSpec};
+use super::syslog;
 use super::user::{Chunk, Guarded, RawBatch, Record, Sink, SinkCounters, SiteCache, Worker};
-use super::writer::{Dest, TextCounters, Writer, CHUNK_BYTES};
+use super::writer::TextCounters;
 use crate::frontend::callsite::Callsite;
+use crate::output::{Batch, Output, Pass};
 use crate::serde_arg::{Shape, Shapes};
+use crate::shared::ThreadShared;
 use crate::text::line::{self, UtcNanos};
 use crate::text::{recycle, Template, Value};
 use crate::wire::kinds::{decode_args, ArgKind};
 use crate::wire::record::{Anchor, Drops, Split};
 use crate::wire::{unwrap_ticks, RECORD_HEADER_LEN};
-
-/// A text output: where formatted lines go.
-///
-/// ```
-/// let dir = std::env::temp_dir().join(format!("tapelog-doc-text-{}", std::process::id()));
-/// let guard = tapelog::Builder::new()
-///     .dir(&dir)                                                 // binary segments, and
-///     .text_output(tapelog::TextOutput::File(dir.join("app.log"))) // the same as text
-///     .start()?;
-/// tapelog::info!("filled {} @ {}", 100u32, 101.25f64);
-/// tapelog::flush(); // also waits until the line is in app.log
-/// let text = std::fs::read_to_string(dir.join("app.log"))?;
-/// assert!(text.ends_with("filled 100 @ 101.25\n"));
-/// drop(guard);
-/// # std::fs::remove_dir_all(&dir).ok();
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TextOutput {
-    /// Standard error; colored when it is a terminal and `NO_COLOR` is unset.
-    Stderr,
-    /// Standard output; colored when it is a terminal and `NO_COLOR` is unset.
-    Stdout,
-    /// A plain text file, appended to (created, with its directory, if missing); never
-    /// colored.
-    File(PathBuf),
-    /// RFC 5424 messages to a syslog collector, over UDP or TCP (see [`Syslog`]). A
-    /// collector that is down never fails `start()`: its messages are counted as dropped
-    /// until it is back.
-    Syslog(Syslog),
-}
-
-impl TextOutput {
-    /// The name `stats()` reports it under: `stderr`, `stdout` or the file's path.
-    pub fn name(&self) -> String {
-        match self {
-            TextOutput::Stderr => "stderr".into(),
-            TextOutput::Stdout => "stdout".into(),
-            TextOutput::File(p) => p.display().to_string(),
-            TextOutput::Syslog(s) => {
-                format!("syslog+{}://{}", if s.transport() == Transport::Tcp { "tcp" } else { "udp" }, s.addr())
-            }
-        }
-    }
-}
-
-/// A text output as configured: its name and route if it is a named output, the
-/// destination, and whether it writes NDJSON.
-pub(crate) type TextOutSpec = (Option<(String, crate::Route)>, TextOutput, bool);
 
 /// What a call site's lines need, prepared once.
 struct SiteText {
@@ -83,46 +35,6 @@ struct SiteText {
     template: Result<Template, String>,
     /// Bit `i` set when output `i` takes this call site's records (routes).
     outs: u64,
-}
-
-struct Out {
-    /// The records it takes; `None`: all, and drop reports.
-    route: Option<crate::Route>,
-    /// NDJSON (`Record::to_json`) instead of text lines.
-    json: bool,
-    writer: Writer,
-    color: bool,
-    /// Set for syslog outputs, which get RFC 5424 messages instead of lines.
-    syslog: Option<Header>,
-    buf: Vec<u8>,
-    lines: u64,
-}
-
-impl Out {
-    fn push_line(&mut self, plain: &str, level: Option<crate::Level>, ts_len: usize) {
-        if self.color {
-            push_colored(&mut self.buf, plain, level, ts_len);
-        } else {
-            self.buf.extend_from_slice(plain.as_bytes());
-        }
-        self.buf.push(b'\n');
-        self.ended_one();
-    }
-
-    fn ended_one(&mut self) {
-        self.lines += 1;
-        if self.buf.len() >= CHUNK_BYTES {
-            self.submit();
-        }
-    }
-
-    fn submit(&mut self) {
-        if self.lines > 0 {
-            let buf = std::mem::take(&mut self.buf);
-            self.buf = self.writer.submit(buf, self.lines);
-            self.lines = 0;
-        }
-    }
 }
 
 /// Every text output of a logger, and the consumer-side state that formats for them.
@@ -174,32 +86,7 @@ impl TextSinks {
             return Ok(None);
         }
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let mut outs = Vec::new();
-        for (routed, o, json) in outputs {
-            let mut header = None;
-            let (dest, color) = match o {
-                TextOutput::Stderr => (Dest::Stderr, !no_color && std::io::stderr().is_terminal()),
-                TextOutput::Stdout => (Dest::Stdout, !no_color && std::io::stdout().is_terminal()),
-                TextOutput::File(p) => {
-                    let f = p
-                        .parent()
-                        .map_or(Ok(()), std::fs::create_dir_all)
-                        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(p))
-                        .map_err(|e| (p.clone(), e))?;
-                    (Dest::File(f), false)
-                }
-                TextOutput::Syslog(cfg) => {
-                    header = Some(Header::new(cfg));
-                    (Dest::Syslog(Link::new(cfg)), false)
-                }
-            };
-            let name = routed.as_ref().map_or_else(|| o.name(), |(n, _)| n.clone());
-            let writer = Writer::start(name.clone(), dest, queue_bytes).map_err(|e| (PathBuf::from(name), e))?;
-            let buf = writer.buffer();
-            let route = routed.as_ref().map(|(_, r)| r.clone());
-            let (json, color) = (*json && header.is_none(), color && !*json);
-            outs.push(Out { route, json, writer, color, syslog: header, buf, lines: 0 });
-        }
+        let outs = outputs.iter().map(|o| Out::open(o, queue_bytes, no_color)).collect::<Result<Vec<_>, _>>()?;
         let (mut users, mut workers) = (Vec::new(), Vec::new());
         for (k, (name, sink)) in sinks.into_iter().enumerate() {
             let blocks = sink.may_block();
@@ -255,7 +142,7 @@ impl TextSinks {
         let split = Split { a: &c.bytes, b: &[] };
         let thread = (&*c.thread, c.thread_id);
         self.records(thread, split, 0, c.bytes.len(), c.base, &c.anchor, |id| cache.get(id));
-        self.end_pass();
+        self.hand_over();
     }
 
     /// Closes the sinks of the program's that run on this thread.
@@ -265,23 +152,9 @@ impl TextSinks {
         }
     }
 
-    /// Says which sink (see [`Guarded::origin`]; 0 for none) logged the records handed over
-    /// next: that sink does not get them.
-    pub fn set_origin(&mut self, origin: u32) {
-        self.origin = origin;
-    }
-
     /// Counters of the sinks of the program's, in configuration order.
     pub fn sink_counters(&self) -> Vec<std::sync::Arc<SinkCounters>> {
         self.users.iter().map(|u| u.counters.clone()).chain(self.workers.iter().map(|w| w.counters.clone())).collect()
-    }
-
-    /// Sinks that panicked since the last call: (name, why), each reported once.
-    pub fn newly_disabled(&self) -> Vec<(String, String)> {
-        let all = self.users.iter().map(|u| &u.counters).chain(self.workers.iter().map(|w| &w.counters));
-        all.filter(|c| c.newly_disabled.swap(false, std::sync::atomic::Ordering::Acquire))
-            .map(|c| (c.name.clone(), c.disabled.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default()))
-            .collect()
     }
 
     /// The outputs' counters, for `stats()` and `flush()`.
@@ -581,7 +454,7 @@ impl TextSinks {
 
     /// A drop report: `<ts> DROPS <thread> dropped N records between <t1> and <t2>`, at the
     /// time of the last drop.
-    pub fn drops(&mut self, thread: (&str, u32), d: &Drops, base: u64, anchor: &Anchor) {
+    fn report_drops(&mut self, thread: (&str, u32), d: &Drops, base: u64, anchor: &Anchor) {
         let ns = anchor.to_unix_ns(unwrap_ticks(d.last_ticks, base));
         self.drops_at(thread, d, ns, base, anchor);
     }
@@ -610,7 +483,7 @@ impl TextSinks {
     }
 
     /// Hands every partly filled chunk to its writer (end of a consumer pass).
-    pub fn end_pass(&mut self) {
+    fn hand_over(&mut self) {
         for o in &mut self.outs {
             o.submit();
         }
@@ -618,42 +491,46 @@ impl TextSinks {
             u.call(|s| s.end_batch());
         }
     }
+}
 
-    /// Ends the pass and makes everything handed over what `flush()` waits for.
-    pub fn mark_flush(&mut self) {
-        self.end_pass();
-        for o in &self.outs {
-            o.writer.mark_flush();
+/// One output of the drain loop for all text destinations: each record is formatted once,
+/// for every file, stream, syslog link and sink of the program's that takes it.
+impl Output for TextSinks {
+    fn batch(&mut self, b: &Batch<'_>) {
+        self.origin = b.origin;
+        let (thread, dict) = ((b.thread.name.as_str(), b.thread.id), b.dict);
+        self.records(thread, b.split, b.start, b.end, b.base, b.anchor, |id| {
+            dict.get(id).map(|s| (s.reg.cs, s.reg.kinds.clone(), s.static_len))
+        });
+    }
+
+    fn drops(&mut self, thread: &ThreadShared, d: &Drops, now: u64, anchor: &Anchor) {
+        self.report_drops((&thread.name, thread.id), d, now, anchor);
+    }
+
+    /// With a flush waiting, also makes everything handed over what `flush()` waits for.
+    fn end_pass(&mut self, pass: Pass) {
+        if pass.flush {
+            self.hand_over();
+            for o in &self.outs {
+                o.writer.mark_flush();
+            }
+        } else if pass.work {
+            self.hand_over();
         }
     }
 
     /// Hands over what is left and stops the writers, waiting until `deadline` at most.
-    pub fn close(&mut self, deadline: Instant) {
+    fn close(&mut self, deadline: Instant) {
         for o in &mut self.outs {
             let buf = std::mem::take(&mut o.buf);
             o.writer.close(buf, std::mem::take(&mut o.lines), deadline);
         }
-        self.end_pass();
+        self.hand_over();
         self.close_users();
         for w in &mut self.workers {
             w.close(deadline);
         }
-    }
-}
-
-/// Appends `plain` (`<ts> <level:<5> <rest>`, or `<ts> DROPS <rest>` for `level: None`)
-/// colored as `tapelog cat --color` colors it: the timestamp dimmed, the padded level (or
-/// `DROPS`) in its color.
-fn push_colored(buf: &mut Vec<u8>, plain: &str, level: Option<crate::Level>, ts_len: usize) {
-    let (ts, rest) = plain.split_at(ts_len);
-    // Both the padded level and `DROPS` are five characters.
-    let (tag, rest) = rest[1..].split_at(5.min(rest.len().saturating_sub(1)));
-    let color = match level {
-        Some(l) => line::level_color(Some(l)),
-        None => line::DROPS_COLOR,
-    };
-    for piece in [line::DIM, ts, line::RESET, " ", color, tag, line::RESET, rest] {
-        buf.extend_from_slice(piece.as_bytes());
     }
 }
 
@@ -666,28 +543,5 @@ fn contiguous<'a>(split: Split<'a>, pos: usize, len: usize) -> Option<&'a [u8]> 
         split.b.get(pos - a..pos - a + len)
     } else {
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn colored_lines_dim_the_time_and_color_the_level_or_drops_tag() {
-        let mut b = Vec::new();
-        let plain = "2026-11-21T12:00:00.000000000Z INFO  main m f.rs:1 hi";
-        push_colored(&mut b, plain, Some(crate::Level::Info), 30);
-        assert_eq!(
-            String::from_utf8(b).unwrap(),
-            "\x1b[2m2026-11-21T12:00:00.000000000Z\x1b[0m \x1b[32mINFO \x1b[0m main m f.rs:1 hi"
-        );
-        let mut b = Vec::new();
-        let plain = "2026-11-21T12:00:00.000000000Z DROPS main dropped 3 records";
-        push_colored(&mut b, plain, None, 30);
-        assert_eq!(
-            String::from_utf8(b).unwrap(),
-            "\x1b[2m2026-11-21T12:00:00.000000000Z\x1b[0m \x1b[1;33mDROPS\x1b[0m main dropped 3 records"
-        );
     }
 }

@@ -225,6 +225,15 @@ impl SinkCounters {
         // Release: whoever sees the flag (Acquire) sees the reason.
         self.newly_disabled.store(true, Ordering::Release);
     }
+
+    /// Why the sink was disabled, if that happened since the last call (each reported once).
+    pub fn take_disabled(&self) -> Option<String> {
+        // Acquire pairs with `disable`'s Release: the reason is there.
+        if !self.newly_disabled.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        Some(self.disabled.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default())
+    }
 }
 
 /// A user sink with its state, on whichever thread runs it.

@@ -1,9 +1,9 @@
 //! Named segment outputs ([`crate::Output::segments`]): the records their route picks, in
 //! segment files of their own with their own dictionary, size, retention and durability.
 //!
-//! The consumer hands each batch it takes from a ring to every routed output. Whether a
-//! call site's records go to an output is decided once, when the consumer first sees the
-//! site (`Site::routes`); here each record costs one bit test and, if picked, a copy.
+//! The drain loop hands each batch to every routed output. Whether a call site's records go
+//! to an output is decided once, when the consumer first sees the site (`Site::routes`);
+//! here each record costs one bit test and, if picked, a copy.
 //! Drop reports are not routed: an output cannot know which of the dropped records it would
 //! have picked. The main segments have them all.
 
@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{callsite_entry, ShapeSlot, Site};
+use super::{Batch, Output, Pass};
 use crate::config::Durability;
+use crate::consumer::dictionary::Dictionary;
 use crate::shared::ThreadShared;
-use crate::wire::record::{for_each_shape, record_len_split, Anchor, BatchHead, ShapeEntry, Split, ThreadEntry};
+use crate::wire::record::{for_each_shape, record_len_split, Anchor, BatchHead, ShapeEntry, ThreadEntry};
 use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
 use tapelog_segment::SegmentWriter;
 
@@ -66,13 +67,6 @@ impl RoutedSegments {
         }
     }
 
-    /// A calibration anchor, for this output's segments (written now and after each
-    /// rotation).
-    pub fn anchor(&mut self, a: Anchor) {
-        self.anchor = Some(a);
-        self.write_anchor();
-    }
-
     fn write_anchor(&mut self) {
         if let Some(a) = self.anchor {
             self.scratch.clear();
@@ -81,32 +75,22 @@ impl RoutedSegments {
         }
     }
 
-    /// Takes the records of `split[start..end]` (one thread's, near `base`) that this output's
-    /// route picks.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn batch(
-        &mut self,
-        thread: &ThreadShared,
-        split: Split<'_>,
-        start: usize,
-        end: usize,
-        base: u64,
-        sites: &[Option<Site>],
-        shapes: &[ShapeSlot],
-    ) {
+    /// Takes the records of the batch that this output's route picks.
+    fn take(&mut self, b: &Batch<'_>) {
+        let (split, dict) = (b.split, b.dict);
         self.staging.clear();
         self.used_sites.clear();
         self.used_shapes.clear();
         let mut records = 0u64;
-        let mut pos = start;
-        while pos < end {
+        let mut pos = b.start;
+        while pos < b.end {
             let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
             if id == DROP_MARKER_ID {
                 pos += RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD;
                 continue;
             }
             // The consumer only hands over records it took apart already.
-            let Some(Some(site)) = sites.get(id as usize) else { break };
+            let Some(site) = dict.get(id) else { break };
             let Ok(len) = record_len_split(split, pos, &site.reg.kinds, site.static_len) else { break };
             if site.routes & self.bit != 0 {
                 split.pieces(pos, pos + len, |p| self.staging.extend_from_slice(p));
@@ -127,7 +111,7 @@ impl RoutedSegments {
         self.used_shapes.sort_unstable();
         self.used_shapes.dedup();
         for attempt in 0..2 {
-            if self.write_staged(thread, base, sites, shapes) {
+            if self.write_staged(b.thread, b.base, dict) {
                 self.counters.records.fetch_add(records, Ordering::Relaxed);
                 return;
             }
@@ -140,7 +124,7 @@ impl RoutedSegments {
 
     /// Writes the dictionary entries the staged records need, then the batch; false if the
     /// segment ran out of room (or none is open).
-    fn write_staged(&mut self, thread: &ThreadShared, base: u64, sites: &[Option<Site>], shapes: &[ShapeSlot]) -> bool {
+    fn write_staged(&mut self, thread: &ThreadShared, base: u64, dict: &Dictionary) -> bool {
         if !self.seg.is_open() {
             return false;
         }
@@ -161,16 +145,16 @@ impl RoutedSegments {
             if self.sites_in[i] == serial {
                 continue;
             }
-            let Some(Some(site)) = sites.get(i) else { continue };
+            let Some(site) = dict.get(id) else { continue };
             self.scratch.clear();
-            callsite_entry(id, site, &mut self.scratch);
+            site.encode(id, &mut self.scratch);
             if !self.seg.write_entry(entry::CALLSITE, &self.scratch) {
                 return false;
             }
             self.sites_in[i] = serial;
         }
         for &id in &self.used_shapes {
-            let Some(shape) = id.checked_sub(1).and_then(|i| shapes.get(i as usize)) else { continue };
+            let Some(shape) = id.checked_sub(1).and_then(|i| dict.shapes.get(i as usize)) else { continue };
             let i = id as usize - 1;
             if self.shapes_in.len() <= i {
                 self.shapes_in.resize(i + 1, 0);
@@ -207,19 +191,31 @@ impl RoutedSegments {
         }
         r
     }
+}
 
-    pub fn publish(&mut self) {
+impl Output for RoutedSegments {
+    fn batch(&mut self, b: &Batch<'_>) {
+        self.take(b);
+    }
+
+    /// Written now and after each rotation.
+    fn anchor(&mut self, a: Anchor) {
+        self.anchor = Some(a);
+        self.write_anchor();
+    }
+
+    fn end_pass(&mut self, _pass: Pass) {
         self.seg.publish();
     }
 
-    /// On `flush()`: syncs if this output asked for it.
-    pub fn sync_if_configured(&mut self) {
+    /// Syncs if this output asked for it.
+    fn sync(&mut self) {
         if self.durability == Durability::SyncOnFlush && self.seg.sync().is_err() {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    pub fn finalize(&mut self) {
+    fn close(&mut self, _deadline: std::time::Instant) {
         self.write_anchor();
         self.seg.finalize();
     }
