@@ -19,6 +19,14 @@
 //!
 //! The data flow is the module tree: [`frontend`] (the hot path) → rings → `consumer` →
 //! segments, in the [`wire`] format that the decoder reads through the same code.
+//!
+//! This crate owns the runtime: the macros and the hot path ([`frontend`]), the hand-over
+//! of rings and the flush barrier (`sync`, loom-checked), the consumer and its outputs
+//! (`consumer`, `sink`, [`net`]), configuration ([`Builder`]), counters ([`stats()`]),
+//! signals and panics. The bytes are `tapelog-format`'s and the segment files
+//! `tapelog-segment`'s; it re-exports what its users name ([`wire`], [`text`], [`Level`]).
+//! It must not import anything of the decoder (`tapelog-decoder`, which reads what this
+//! crate writes without linking it).
 
 #![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]

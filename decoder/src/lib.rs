@@ -1,15 +1,30 @@
 //! `tapelog-decoder`: reads tapelog segments and turns them back into text, JSON and
-//! statistics. The `tapelog` binary is a thin command-line layer over this library.
+//! statistics. The `tapelog` binary is a thin command-line layer (clap wiring in `main.rs`)
+//! over this library.
 //!
-//! It reads the format through the same `tapelog_format::wire` code the logger writes it with.
+//! It owns reading (discover, merge, stream, follow, stdin), rendering (line templates,
+//! JSON) and one module per command (`check`, `summary` for stats, `serve` for the
+//! collector). It reads the format through the same `tapelog_format::wire` code the logger
+//! writes it with, and writes the collector's segments through `tapelog-segment`.
 //!
-//! ```no_run
+//! It must not import the runtime (`tapelog`) or what only the runtime needs (`rtrb`,
+//! `core_affinity`): reading a log never links the logger. Only its tests, benches and doc
+//! examples log through the runtime, as a dev-dependency, to make the segments they read.
+//!
+//! ```
 //! use tapelog_decoder::{cat, CatOptions};
-//! let mut out = Vec::new();
-//! let mut err = Vec::new();
-//! let outcome = cat(&["logs".into()], &CatOptions::default(), &mut out, &mut err)?;
-//! println!("{} records", outcome.records);
-//! # Ok::<(), tapelog_decoder::DiscoverError>(())
+//!
+//! let dir = std::env::temp_dir().join(format!("tapelog-doc-decoder-{}", std::process::id()));
+//! let guard = tapelog::Builder::new().dir(&dir).start()?;
+//! tapelog::info!("fill {} @ {}", 100u32, 101.25f64);
+//! drop(guard); // drains and finalizes the segment
+//!
+//! let (mut out, mut err) = (Vec::new(), Vec::new());
+//! let outcome = cat(&[dir.clone()], &CatOptions::default(), &mut out, &mut err)?;
+//! assert_eq!((outcome.records, outcome.errors), (1, 0));
+//! assert!(String::from_utf8(out)?.contains("fill 100 @ 101.25"));
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![deny(missing_docs)]

@@ -27,6 +27,8 @@
 
 #![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
 
+mod claim;
+mod prepare;
 mod primitive;
 mod source;
 mod writer;

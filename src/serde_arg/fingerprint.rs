@@ -11,6 +11,8 @@
 
 use serde::ser::{self, Serialize};
 
+use super::shape::Prim;
+
 /// A failing `Serialize` impl.
 #[derive(Debug)]
 pub(crate) struct FpError(pub String);
@@ -62,7 +64,7 @@ fn field(h: u64, key: &'static str, fp: u64) -> u64 {
     h.rotate_left(7) ^ (word(key) ^ fp.rotate_left(17)).wrapping_mul(K)
 }
 
-// Tags: primitives use their `Prim` code; compounds these.
+// Tags: primitives use their `Prim` code (`Prim::Bytes` = 17 is the highest); compounds these.
 const T_NONE: u64 = 18;
 const T_SOME: u64 = 19;
 const T_SEQ: u64 = 21;
@@ -121,9 +123,9 @@ pub(crate) struct MapF {
 pub(crate) struct ListF(u64);
 
 macro_rules! prims {
-    ($($f:ident $t:ty => $code:expr),*) => {$(
+    ($($f:ident $t:ty => $p:ident),*) => {$(
         #[inline(always)]
-        fn $f(self, _v: $t) -> Result<u64, FpError> { Ok($code) }
+        fn $f(self, _v: $t) -> Result<u64, FpError> { Ok(Prim::$p as u64) }
     )*};
 }
 
@@ -138,13 +140,8 @@ impl ser::Serializer for Fp {
     type SerializeStruct = ListF;
     type SerializeStructVariant = ListF;
 
-    // The codes of `shape::Prim`.
-    prims!(serialize_bool bool => 2, serialize_i8 i8 => 3, serialize_i16 i16 => 4,
-        serialize_i32 i32 => 5, serialize_i64 i64 => 6, serialize_i128 i128 => 7,
-        serialize_u8 u8 => 8, serialize_u16 u16 => 9, serialize_u32 u32 => 10,
-        serialize_u64 u64 => 11, serialize_u128 u128 => 12, serialize_f32 f32 => 13,
-        serialize_f64 f64 => 14, serialize_char char => 15, serialize_str &str => 16,
-        serialize_bytes &[u8] => 17);
+    // Each scalar hashes to its `Prim` code, from the list the shape builder uses too.
+    tapelog_format::__for_each_serde_prim!(prims);
 
     #[inline]
     fn serialize_none(self) -> Result<u64, FpError> {
@@ -156,7 +153,7 @@ impl ser::Serializer for Fp {
     }
     #[inline]
     fn serialize_unit(self) -> Result<u64, FpError> {
-        Ok(1)
+        Ok(Prim::Unit as u64)
     }
     #[inline]
     fn serialize_unit_struct(self, n: &'static str) -> Result<u64, FpError> {

@@ -141,6 +141,7 @@ mod loom_models {
     //! only the barrier may make it visible to a waiter.
 
     use super::{FlushBarrier, Served};
+    use crate::sync::loom_model as model;
     use loom::sync::atomic::{AtomicBool, AtomicU64};
     use loom::sync::{Arc, Notify};
     use loom::thread;
@@ -186,16 +187,6 @@ mod loom_models {
             }
             w.wake.wait();
         }
-    }
-
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut b = loom::model::Builder::new();
-        // Three preemptions find the known classes of bugs in seconds; LOOM_MAX_PREEMPTIONS
-        // (read by Builder::new) searches deeper (scripts/verify-long.sh).
-        if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-            b.preemption_bound = Some(3);
-        }
-        b.check(f);
     }
 
     #[test]

@@ -65,18 +65,11 @@ mod loom_models {
     //! (a Release store, as rtrb's tail is); the consumer drains with an Acquire load.
 
     use super::Handover;
+    use crate::sync::loom_model as model;
     use loom::sync::atomic::{AtomicBool, AtomicU64};
     use loom::sync::Arc;
     use loom::thread;
     use std::sync::atomic::Ordering;
-
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut b = loom::model::Builder::new();
-        if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-            b.preemption_bound = Some(3);
-        }
-        b.check(f);
-    }
 
     struct World {
         handover: Handover<Arc<AtomicU64>>,

@@ -8,3 +8,15 @@
 pub(crate) mod flush;
 pub(crate) mod handover;
 pub(crate) mod primitive;
+
+/// Runs a loom model of this module's synchronization. Three preemptions find the known
+/// classes of bugs in seconds; `LOOM_MAX_PREEMPTIONS` (read by `Builder::new`) searches
+/// deeper (scripts/verify-long.sh). `tapelog-segment` runs its own models the same way.
+#[cfg(all(test, loom))]
+pub(crate) fn loom_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        b.preemption_bound = Some(3);
+    }
+    b.check(f);
+}

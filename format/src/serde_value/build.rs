@@ -89,12 +89,7 @@ impl ser::Serializer for Build {
     type SerializeStruct = FieldsB;
     type SerializeStructVariant = FieldsB;
 
-    prims!(serialize_bool bool => Bool, serialize_i8 i8 => I8, serialize_i16 i16 => I16,
-        serialize_i32 i32 => I32, serialize_i64 i64 => I64, serialize_i128 i128 => I128,
-        serialize_u8 u8 => U8, serialize_u16 u16 => U16, serialize_u32 u32 => U32,
-        serialize_u64 u64 => U64, serialize_u128 u128 => U128, serialize_f32 f32 => F32,
-        serialize_f64 f64 => F64, serialize_char char => Char, serialize_str &str => Str,
-        serialize_bytes &[u8] => Bytes);
+    crate::__for_each_serde_prim!(prims);
 
     fn serialize_none(self) -> Result<Shape, BuildError> {
         Ok(Shape::Option(None))

@@ -51,6 +51,23 @@ const PRIMS: [Prim; 17] = [
     Prim::Bytes,
 ];
 
+/// Calls the macro `$m` with every scalar `serialize_*` method of `serde::Serializer`, its
+/// argument type and the [`Prim`] it makes: `$m!(serialize_bool bool => Bool, ...)`. The shape
+/// builder (`serde_value::build`) and the runtime's fingerprint of a shape generate their
+/// scalar methods from this one list, so they cannot disagree about which scalar is which.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_serde_prim {
+    ($m:ident) => {
+        $m!(serialize_bool bool => Bool, serialize_i8 i8 => I8, serialize_i16 i16 => I16,
+            serialize_i32 i32 => I32, serialize_i64 i64 => I64, serialize_i128 i128 => I128,
+            serialize_u8 u8 => U8, serialize_u16 u16 => U16, serialize_u32 u32 => U32,
+            serialize_u64 u64 => U64, serialize_u128 u128 => U128, serialize_f32 f32 => F32,
+            serialize_f64 f64 => F64, serialize_char char => Char, serialize_str &str => Str,
+            serialize_bytes &[u8] => Bytes);
+    };
+}
+
 /// Named fields of a struct or struct variant, in serialization order.
 pub type Fields = Vec<(Arc<str>, Shape)>;
 
