@@ -12,11 +12,13 @@ pub mod kinds;
 pub mod name;
 pub mod reader;
 pub mod record;
+mod value;
 
 pub use header::{FileHeader, Metadata};
 pub use kinds::ArgKind;
 pub use name::{SegmentName, FILE_PREFIX};
 pub use reader::{Entry, EntryReader, ReadError};
+pub use value::{recycle, Value};
 
 /// The 8 magic bytes at the start of every segment.
 pub const MAGIC: [u8; 8] = *b"TAPELOG\0";
