@@ -7,6 +7,7 @@
 //! does not know and detects damage to any entry (the CRC covers kind, length and payload). Payloads only ever grow by appending fields: a reader takes the fields it knows from
 //! the front and ignores the rest.
 
+pub mod batch;
 pub mod header;
 pub mod kinds;
 pub mod name;
@@ -14,6 +15,7 @@ pub mod reader;
 pub mod record;
 mod value;
 
+pub use batch::{DropMarker, Layout, Malformed, Record, RecordError, Records, Split};
 pub use header::{FileHeader, Metadata};
 pub use kinds::ArgKind;
 pub use name::{SegmentName, FILE_PREFIX};
