@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use tapelog_format::text::Template;
 pub use tapelog_format::wire::record::TickClock;
 use tapelog_format::wire::record::{static_args_len, Anchor, CallsiteEntry, ThreadEntry};
+use tapelog_format::wire::Layout;
 use tapelog_format::Level;
 
 /// A call site as the decoder knows it.
@@ -132,6 +133,13 @@ impl RunTables {
     #[inline]
     pub fn site(&self, id: u32) -> Option<&SiteInfo> {
         self.sites.get(id as usize)?.as_ref()
+    }
+
+    /// How long the records of the call site with this id are, for
+    /// [`tapelog_format::wire::Records`].
+    #[inline]
+    pub fn layout(&self, id: u32) -> Option<Layout<'_>> {
+        self.site(id).map(|s| Layout::of(&s.kinds, s.static_len))
     }
 
     /// The thread with this id, or [`UNKNOWN_THREAD`].
