@@ -95,7 +95,7 @@ impl RecordBytes for &[u8] {
     }
     #[inline(always)]
     fn read<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
-        self.get(at..at.checked_add(N)?)?.try_into().ok()
+        self.get(at..)?.first_chunk::<N>().copied()
     }
 }
 
@@ -316,7 +316,9 @@ impl<'k, B: RecordBytes, L: FnMut(u32) -> Option<Layout<'k>>> Iterator for Recor
             },
             None => return self.fail(at, Malformed::UnknownSite(id)),
         };
-        if len < RECORD_HEADER_LEN || len > total - at {
+        // One comparison for both `len < RECORD_HEADER_LEN` (which wraps around) and
+        // `at + len > total`; the header was read, so `total - at >= RECORD_HEADER_LEN`.
+        if len.wrapping_sub(RECORD_HEADER_LEN) > total - at - RECORD_HEADER_LEN {
             return self.fail(at, Malformed::Args { id, error: ArgError::Truncated });
         }
         self.pos = at + len;
