@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tapelog_format::text::Template;
 pub use tapelog_format::wire::record::TickClock;
 use tapelog_format::wire::record::{static_args_len, Anchor, CallsiteEntry, ThreadEntry};
-use tapelog_format::wire::Layout;
+use tapelog_format::wire::{FileHeader, Layout};
 use tapelog_format::Level;
 
 /// A call site as the decoder knows it.
@@ -175,6 +175,29 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// What the end of a segment read up to `end` (its committed length, bounded by the
+    /// file) says about how it was closed: bytes past the committed length of a finalized
+    /// file, or a file the writer never finalized.
+    pub fn segment_end(path: PathBuf, header: &FileHeader, end: u64, file_len: u64) -> Option<Diagnostic> {
+        if !header.is_finalized() {
+            return Some(Diagnostic {
+                severity: Severity::Warning,
+                path,
+                offset: Some(end),
+                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
+            });
+        }
+        (file_len > header.committed).then(|| Diagnostic {
+            severity: Severity::Error,
+            path,
+            offset: Some(header.committed),
+            message: format!(
+                "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
+                file_len - header.committed
+            ),
+        })
+    }
+
     /// A diagnostic for a read error: torn tails are warnings, everything else errors.
     pub fn from_read(path: PathBuf, e: tapelog_format::wire::ReadError) -> Diagnostic {
         let severity = if e.is_torn() { Severity::Warning } else { Severity::Error };

@@ -461,25 +461,7 @@ impl Merger {
             }
         }
         let file_len = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
-        if reader.header().is_finalized() && file_len > reader.header().committed {
-            self.diags.push(Diagnostic {
-                severity: Severity::Error,
-                path: seg.path.clone(),
-                offset: Some(reader.header().committed),
-                message: format!(
-                    "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
-                    file_len - reader.header().committed
-                ),
-            });
-        }
-        if !reader.header().is_finalized() {
-            self.diags.push(Diagnostic {
-                severity: Severity::Warning,
-                path: seg.path.clone(),
-                offset: Some(reader.end()),
-                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
-            });
-        }
+        self.diags.extend(Diagnostic::segment_end(seg.path.clone(), reader.header(), reader.end(), file_len));
         let idx = Rc::new(idx);
         self.runs[r].indexes[s] = Rc::downgrade(&idx);
         Some(idx)

@@ -13,7 +13,7 @@ use tapelog_format::wire::reader::{Entry, EntryReader, Next, ReadError};
 use tapelog_format::wire::record::Anchor;
 use tapelog_format::wire::{unwrap_ticks, Malformed, Records};
 
-use crate::event::{Diagnostic, RunTables, Severity};
+use crate::event::{Diagnostic, RunTables};
 use crate::{report, DiscoverError, Outcome};
 
 /// Counts of one call site.
@@ -200,26 +200,7 @@ impl Scan<'_> {
                 _ => {}
             }
         }
-        let hd = reader.header();
-        if hd.is_finalized() && file_len > hd.committed {
-            diags.push(Diagnostic {
-                severity: Severity::Error,
-                path: seg.path.clone(),
-                offset: Some(hd.committed),
-                message: format!(
-                    "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
-                    file_len - hd.committed
-                ),
-            });
-        }
-        if !hd.is_finalized() {
-            diags.push(Diagnostic {
-                severity: Severity::Warning,
-                path: seg.path.clone(),
-                offset: Some(reader.end()),
-                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
-            });
-        }
+        diags.extend(Diagnostic::segment_end(seg.path.clone(), reader.header(), reader.end(), file_len));
     }
 
     /// Counts the records of one batch: the hot loop of `stats`.
