@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 
 use tapelog_format::text::Template;
 use tapelog_format::wire::kinds::ArgKind;
-use tapelog_format::wire::reader::{Entry, EntryReader, ReadError};
-use tapelog_format::wire::record::record_head;
-use tapelog_format::wire::{DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
+use tapelog_format::wire::reader::{Entry, EntryReader, Next, ReadError};
+use tapelog_format::wire::{Layout, Malformed, RecordError, Records, Value, DROP_MARKER_ID, RECORD_HEADER_LEN};
 
 /// What a file turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,30 +86,21 @@ pub fn check_file(path: &Path) -> FileReport {
     r.finalized = reader.header().is_finalized();
     r.committed = reader.header().committed;
     let mut v = Validator::default();
-    loop {
-        let h = match reader.next_head() {
-            Ok(Some(h)) => h,
-            Ok(None) => break,
-            Err(e) => {
-                r.damage(status_of(e));
-                break;
-            }
-        };
-        let p = match reader.payload(&h) {
-            Ok(p) => p,
-            Err(e) => {
+    while let Some(next) = reader.next_checked(|_| true) {
+        let (h, e) = match next {
+            Next::Entry(h, e) => (h, e),
+            Next::Unloaded(_) => continue,
+            Next::Damaged(e) | Next::Stopped(e) => {
                 r.damaged += 1;
-                let framing_ok = matches!(e, ReadError::Checksum { .. });
                 r.damage(status_of(e));
-                if framing_ok {
-                    continue;
-                }
-                break;
+                continue;
+            }
+            Next::End(e) => {
+                r.damage(status_of(e));
+                continue;
             }
         };
-        let res =
-            tapelog_format::wire::reader::decode_entry(h.kind, p).map_err(|e| e.to_string()).and_then(|e| v.entry(e));
-        match res {
+        match v.entry(e) {
             Ok(n) => {
                 r.entries += 1;
                 r.records += n;
@@ -285,31 +275,42 @@ impl Validator {
     }
 
     fn records(&self, recs: &[u8]) -> Result<u64, String> {
-        let (mut at, mut n) = (0usize, 0u64);
+        let mut n = 0u64;
         let mut vals = Vec::new();
-        while at < recs.len() {
-            let (id, _) =
-                record_head(&recs[at..]).ok_or(format!("record header at batch byte {at} runs past the batch"))?;
-            let args = &recs[at + RECORD_HEADER_LEN..];
-            let len = if id == DROP_MARKER_ID {
-                if args.len() < DROP_MARKER_PAYLOAD {
-                    return Err(format!("drop marker at batch byte {at} runs past the batch"));
-                }
-                at += RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD;
-                continue;
-            } else {
-                let kinds = self.sites.get(&id).ok_or(format!(
-                    "record at batch byte {at} uses call site {id}, not defined before it in this segment"
-                ))?;
-                vals.clear();
-                crate::output::decode_args(kinds, args, &self.shapes, &mut vals)
-                    .map_err(|e| format!("record at batch byte {at} (call site {id}): {e}"))?;
-                tapelog_format::wire::record::args_len(kinds, args).map_err(|e| e.to_string())?
-            };
-            at += RECORD_HEADER_LEN + len;
-            n += 1;
+        let layout = |id| self.sites.get(&id).map(|k| Layout::Kinds(k));
+        for rec in Records::new(recs, layout) {
+            let rec = rec.map_err(|e| self.record_error(recs, e))?;
+            if rec.drops.is_none() {
+                self.decode(recs, rec.at, rec.id, &mut vals)?;
+                n += 1;
+            }
         }
         Ok(n)
+    }
+
+    /// Decodes the arguments of the record of call site `id` at `at` (to check them).
+    fn decode<'a>(&self, recs: &'a [u8], at: usize, id: u32, vals: &mut Vec<Value<'a>>) -> Result<(), String> {
+        let kinds = self.sites.get(&id).map_or(&[][..], |k| &k[..]);
+        vals.clear();
+        crate::output::decode_args(kinds, &recs[at + RECORD_HEADER_LEN..], &self.shapes, vals)
+            .map_err(|e| format!("record at batch byte {at} (call site {id}): {e}"))
+    }
+
+    /// The message for a record that cannot be walked. Arguments that cannot be measured
+    /// are decoded first, whose error names the argument.
+    fn record_error(&self, recs: &[u8], e: RecordError) -> String {
+        let at = e.at;
+        match e.what {
+            Malformed::Header => format!("record header at batch byte {at} runs past the batch"),
+            Malformed::Marker => format!("drop marker at batch byte {at} runs past the batch"),
+            Malformed::UnknownSite(id) => {
+                format!("record at batch byte {at} uses call site {id}, not defined before it in this segment")
+            }
+            Malformed::Args { id, error } => match self.decode(recs, at, id, &mut Vec::new()) {
+                Err(m) => m,
+                Ok(()) => error.to_string(),
+            },
+        }
     }
 }
 

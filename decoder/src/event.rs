@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use tapelog_format::text::Template;
 pub use tapelog_format::wire::record::TickClock;
 use tapelog_format::wire::record::{static_args_len, Anchor, CallsiteEntry, ThreadEntry};
+use tapelog_format::wire::{FileHeader, Layout};
 use tapelog_format::Level;
 
 /// A call site as the decoder knows it.
@@ -134,6 +135,13 @@ impl RunTables {
         self.sites.get(id as usize)?.as_ref()
     }
 
+    /// How long the records of the call site with this id are, for
+    /// [`tapelog_format::wire::Records`].
+    #[inline]
+    pub fn layout(&self, id: u32) -> Option<Layout<'_>> {
+        self.site(id).map(|s| Layout::of(&s.kinds, s.static_len))
+    }
+
     /// The thread with this id, or [`UNKNOWN_THREAD`].
     #[inline]
     pub fn thread(&self, id: u32) -> &ThreadInfo {
@@ -167,6 +175,29 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// What the end of a segment read up to `end` (its committed length, bounded by the
+    /// file) says about how it was closed: bytes past the committed length of a finalized
+    /// file, or a file the writer never finalized.
+    pub fn segment_end(path: PathBuf, header: &FileHeader, end: u64, file_len: u64) -> Option<Diagnostic> {
+        if !header.is_finalized() {
+            return Some(Diagnostic {
+                severity: Severity::Warning,
+                path,
+                offset: Some(end),
+                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
+            });
+        }
+        (file_len > header.committed).then(|| Diagnostic {
+            severity: Severity::Error,
+            path,
+            offset: Some(header.committed),
+            message: format!(
+                "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
+                file_len - header.committed
+            ),
+        })
+    }
+
     /// A diagnostic for a read error: torn tails are warnings, everything else errors.
     pub fn from_read(path: PathBuf, e: tapelog_format::wire::ReadError) -> Diagnostic {
         let severity = if e.is_torn() { Severity::Warning } else { Severity::Error };

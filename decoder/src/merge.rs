@@ -13,12 +13,9 @@ use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-use tapelog_format::wire::reader::{decode_entry, Entry, EntryReader, ReadAt, ReadError};
-use tapelog_format::wire::record::{args_len, record_head, Anchor, BatchHead, Drops, ThreadEnd};
-use tapelog_format::wire::{
-    entry, entry_crc, unwrap_ticks, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN,
-    RECORD_HEADER_LEN,
-};
+use tapelog_format::wire::reader::{Entry, EntryHead, EntryReader, Next, ReadAt, ReadError};
+use tapelog_format::wire::record::{Anchor, BatchHead, Drops, ThreadEnd};
+use tapelog_format::wire::{entry, unwrap_ticks, Records, BATCH_FIXED_LEN, ENTRY_HEADER_LEN};
 
 use crate::discover::Run;
 use crate::event::RunTables;
@@ -248,25 +245,21 @@ impl Merger {
     }
 
     /// [`Self::advance_cursor`] in the common case, small enough to inline into the
-    /// printer's loop: the next item is a whole record of the loaded batch whose call site
-    /// has a static length. `None` (and nothing changed) for anything else: a drop
-    /// marker, the batch's end, a record of unknown or variable length, or damage, all of
-    /// which the full path handles.
+    /// printer's loop: the next item is a whole record of the loaded batch. `None` (and
+    /// nothing changed) for anything else: a drop marker, the batch's end, or damage, all
+    /// of which the full path handles.
     #[inline(always)]
     fn quick_advance(&mut self, c: usize) -> Option<(i128, u64, usize)> {
         let cur = self.cursors.get_mut(c)?;
-        let batch = cur.batch();
-        let (id, t48) = record_head(batch.get(cur.pos..)?)?;
-        if id == DROP_MARKER_ID {
+        let tables = &self.runs.get(cur.run)?.tables;
+        let rec = Records::starting_at(cur.batch(), cur.pos, |id| tables.layout(id)).next()?.ok()?;
+        if rec.drops.is_some() {
             return None;
         }
-        let n = self.runs.get(cur.run)?.tables.site(id)?.static_len?;
-        let start = cur.pos + RECORD_HEADER_LEN;
-        let end = start.checked_add(n).filter(|&e| e <= batch.len())?;
-        let (ticks, ts) = cur.stamp(t48);
-        cur.pos = end;
+        let (ticks, ts) = cur.stamp(rec.ticks48);
+        cur.pos = rec.end();
         cur.last_ts = ts;
-        cur.head = Some(Head::Record { ts, ticks, site: id, start, end });
+        cur.head = Some(Head::Record { ts, ticks, site: rec.id, start: rec.args_at(), end: rec.end() });
         Some((ts, ticks, c))
     }
 
@@ -288,54 +281,24 @@ impl Merger {
         loop {
             // 1. A record left in the loaded batch?
             let cur = &mut self.cursors[c];
-            if cur.pos < cur.batch().len() {
-                let run = &self.runs[cur.run];
-                let at = cur.pos;
-                let Some((id, t48)) = record_head(&cur.batch()[at..]) else {
-                    let d = self.batch_error(c, "record header runs past the batch");
-                    self.diags.push(d);
-                    continue;
-                };
-                let (ticks, ts) = cur.stamp(t48);
-                let args_at = at + RECORD_HEADER_LEN;
-                if id == DROP_MARKER_ID {
-                    let end = args_at + DROP_MARKER_PAYLOAD;
-                    let Some(d) = cur.batch().get(args_at..end).and_then(|a| Drops::decode_marker(cur.thread, a).ok())
-                    else {
-                        let d = self.batch_error(c, "drop marker runs past the batch");
-                        self.diags.push(d);
-                        continue;
+            let tables = &self.runs[cur.run].tables;
+            match Records::starting_at(cur.batch(), cur.pos, |id| tables.layout(id)).next() {
+                Some(Ok(rec)) => {
+                    let (ticks, ts) = cur.stamp(rec.ticks48);
+                    cur.pos = rec.end();
+                    let Some(d) = rec.drops else {
+                        return Some(Head::Record { ts, ticks, site: rec.id, start: rec.args_at(), end: rec.end() });
                     };
-                    cur.pos = end;
                     let a = cur.anchor.as_ref();
-                    return Some(Head::Drops {
-                        ts,
-                        count: d.count,
-                        first: to_ns(a, d.first_ticks),
-                        last: to_ns(a, d.last_ticks),
-                    });
+                    let (first, last) = (to_ns(a, d.first_ticks), to_ns(a, d.last_ticks));
+                    return Some(Head::Drops { ts, count: d.count, first, last });
                 }
-                let Some(site) = run.tables.site(id) else {
-                    let d = self
-                        .batch_error(c, &format!("record refers to call site {id}, which no dictionary entry defines"));
+                Some(Err(e)) => {
+                    let d = self.batch_error(c, &e.what.to_string());
                     self.diags.push(d);
                     continue;
-                };
-                let len = match site.static_len {
-                    Some(n) if args_at + n <= cur.batch().len() => Ok(n),
-                    _ => args_len(&site.kinds, &cur.batch()[args_at..]),
-                };
-                match len {
-                    Ok(n) => {
-                        cur.pos = args_at + n;
-                        return Some(Head::Record { ts, ticks, site: id, start: args_at, end: args_at + n });
-                    }
-                    Err(e) => {
-                        let d = self.batch_error(c, &format!("record of call site {id}: {e}"));
-                        self.diags.push(d);
-                        continue;
-                    }
                 }
+                None => {}
             }
             // 2. The next item of this thread in the current segment.
             let cur = &mut self.cursors[c];
@@ -419,14 +382,12 @@ impl Merger {
         let total = ENTRY_HEADER_LEN + len as usize;
         let at = cur.window.entry(&seg.file, off, total).map_err(err)?;
         let entry = &cur.window.buf[at..at + total];
-        let (kind, crc) = (entry[0], u32::from_le_bytes([entry[5], entry[6], entry[7], entry[8]]));
         let payload = &entry[ENTRY_HEADER_LEN..];
-        if kind != entry::BATCH || u32::from_le_bytes([entry[1], entry[2], entry[3], entry[4]]) != len {
+        let head = EntryHead::parse(entry, off).and_then(Result::ok);
+        let Some(head) = head.filter(|h| h.kind == entry::BATCH && h.len == len) else {
             return Err(err(ReadError::Corrupt { offset: off, what: "batch vanished".into() }));
-        }
-        if entry_crc(kind, len, [payload]) != crc {
-            return Err(err(ReadError::Checksum { offset: off }));
-        }
+        };
+        head.check(payload).map_err(err)?;
         self.bytes_read += total as u64;
         match BatchHead::decode(payload) {
             Ok((bh, _)) => {
@@ -455,88 +416,52 @@ impl Merger {
         };
         let mut idx = SegIndex { items: HashMap::new(), anchors: Vec::new() };
         let run = &mut self.runs[r];
-        loop {
-            let head = match reader.next_head() {
-                Ok(Some(h)) => h,
-                Ok(None) => break,
-                Err(e) => {
+        // Batches are routed by thread now; their checksums are verified when loaded.
+        while let Some(next) = reader.next_checked(|h| h.kind != entry::BATCH) {
+            let e = match next {
+                Next::Unloaded(head) => {
+                    let off = head.off;
+                    match reader.peek(&head, 4) {
+                        Ok(p) if p.len() == 4 => {
+                            let thread = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+                            idx.items.entry(thread).or_default().push((off, Item::Batch { off, len: head.len }));
+                        }
+                        Ok(_) => self.diags.push(diag(
+                            seg.path.clone(),
+                            ReadError::Corrupt { offset: off, what: "batch shorter than its header".into() },
+                        )),
+                        Err(e) => {
+                            self.diags.push(diag(seg.path.clone(), e));
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                Next::Entry(head, e) => (head.off, e),
+                Next::Damaged(e) | Next::Stopped(e) | Next::End(e) => {
                     self.diags.push(diag(seg.path.clone(), e));
-                    break;
+                    continue;
                 }
             };
-            let (off, kind, len) = (head.off, head.kind, head.len);
-            if kind == entry::BATCH {
-                // Route by thread now; the checksum is verified when the batch is loaded.
-                match reader.peek(&head, 4) {
-                    Ok(p) if p.len() == 4 => {
-                        let thread = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-                        idx.items.entry(thread).or_default().push((off, Item::Batch { off, len }));
-                    }
-                    Ok(_) => self.diags.push(diag(
-                        seg.path.clone(),
-                        ReadError::Corrupt { offset: off, what: "batch shorter than its header".into() },
-                    )),
-                    Err(e) => {
-                        self.diags.push(diag(seg.path.clone(), e));
-                        break;
-                    }
-                }
-                reader.skip(&head);
-                continue;
-            }
-            let p = match reader.payload(&head) {
-                Ok(p) => p,
-                Err(e) => {
-                    // A checksum mismatch leaves the framing usable unless the length itself
-                    // was hit; then the next head fails too, and reading stops there.
-                    let go_on = matches!(e, ReadError::Checksum { .. });
-                    self.diags.push(diag(seg.path.clone(), e));
-                    if go_on {
-                        continue;
-                    }
-                    break;
-                }
-            };
-            match decode_entry(kind, p) {
-                Ok(Entry::Callsite(cs)) => run.tables.add_site(&cs),
-                Ok(Entry::Shape(s)) => {
+            match e {
+                (_, Entry::Callsite(cs)) => run.tables.add_site(&cs),
+                (_, Entry::Shape(s)) => {
                     if let Ok(shape) = s.shape() {
                         run.tables.shapes.insert(s.id, shape);
                     }
                 }
-                Ok(Entry::Thread(t)) => {
+                (_, Entry::Thread(t)) => {
                     run.tables.add_thread(&t);
                     idx.items.entry(t.thread).or_default();
                 }
-                Ok(Entry::Anchor(a)) => idx.anchors.push((off, a)),
-                Ok(Entry::Drops(d)) => idx.items.entry(d.thread).or_default().push((off, Item::Drops(d))),
-                Ok(Entry::ThreadEnd(e)) => idx.items.entry(e.thread).or_default().push((off, Item::End(e))),
-                Ok(_) => {}
-                Err(e) => {
-                    self.diags.push(diag(seg.path.clone(), ReadError::Corrupt { offset: off, what: e.to_string() }));
-                }
+                (off, Entry::Anchor(a)) => idx.anchors.push((off, a)),
+                (off, Entry::Drops(d)) => idx.items.entry(d.thread).or_default().push((off, Item::Drops(d))),
+                (off, Entry::ThreadEnd(e)) => idx.items.entry(e.thread).or_default().push((off, Item::End(e))),
+                _ => {}
             }
         }
         let file_len = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
-        if reader.header().is_finalized() && file_len > reader.header().committed {
-            self.diags.push(Diagnostic {
-                severity: Severity::Error,
-                path: seg.path.clone(),
-                offset: Some(reader.header().committed),
-                message: format!(
-                    "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
-                    file_len - reader.header().committed
-                ),
-            });
-        }
-        if !reader.header().is_finalized() {
-            self.diags.push(Diagnostic {
-                severity: Severity::Warning,
-                path: seg.path.clone(),
-                offset: Some(reader.end()),
-                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
-            });
-        }
+        self.diags.extend(Diagnostic::segment_end(seg.path.clone(), reader.header(), reader.end(), file_len));
         let idx = Rc::new(idx);
         self.runs[r].indexes[s] = Rc::downgrade(&idx);
         Some(idx)

@@ -16,11 +16,9 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 
 use tapelog_format::wire::header::FileHeader;
-use tapelog_format::wire::reader::{decode_entry, Entry, ReadError, MAX_ENTRY_LEN};
-use tapelog_format::wire::record::{args_len, record_head, Anchor, Drops};
-use tapelog_format::wire::{
-    entry_crc, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN, RECORD_HEADER_LEN,
-};
+use tapelog_format::wire::reader::{decode_entry, Entry, EntryHead, ReadError};
+use tapelog_format::wire::record::{Anchor, Drops};
+use tapelog_format::wire::{unwrap_ticks, Records, ENTRY_HEADER_LEN};
 
 use crate::event::{Diagnostic, DropsRef, Event, RecordRef, RunTables, Severity};
 
@@ -162,36 +160,23 @@ impl StreamMerger {
     /// `Err` carries the damage that stops this segment (its offset, for resyncing).
     pub fn feed(&mut self, seg: &mut SegFeed, buf: &[u8], off: u64) -> Result<usize, ReadError> {
         let mut at = 0usize;
-        while buf.len() - at >= ENTRY_HEADER_LEN {
-            let h = &buf[at..at + ENTRY_HEADER_LEN];
-            let kind = h[0];
-            let len = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
-            let crc = u32::from_le_bytes([h[5], h[6], h[7], h[8]]);
-            let pos = off + at as u64;
-            if kind == 0 {
-                return Err(ReadError::Corrupt { offset: pos, what: "entry kind 0".into() });
-            }
-            if len as u64 > MAX_ENTRY_LEN {
-                return Err(ReadError::Corrupt {
-                    offset: pos,
-                    what: format!("entry length {len} exceeds the 1 GiB limit"),
-                });
-            }
-            let end = at + ENTRY_HEADER_LEN + len as usize;
+        while let Some(h) = EntryHead::parse(&buf[at..], off + at as u64) {
+            let h = h?;
+            let end = at + ENTRY_HEADER_LEN + h.len as usize;
             if end > buf.len() {
                 break;
             }
             let payload = &buf[at + ENTRY_HEADER_LEN..end];
             at = end;
-            if entry_crc(kind, len, [payload]) != crc {
-                self.diags.push(Diagnostic::from_read(seg.path.clone(), ReadError::Checksum { offset: pos }));
+            if let Err(e) = h.check(payload) {
+                self.diags.push(Diagnostic::from_read(seg.path.clone(), e));
                 continue;
             }
-            match decode_entry(kind, payload) {
+            match decode_entry(h.kind, payload) {
                 Ok(e) => self.entry(seg, e),
                 Err(e) => self.diags.push(Diagnostic::from_read(
                     seg.path.clone(),
-                    ReadError::Corrupt { offset: pos, what: e.to_string() },
+                    ReadError::Corrupt { offset: h.off, what: e.to_string() },
                 )),
             }
         }
@@ -316,44 +301,24 @@ impl StreamMerger {
                 }
                 Item::Batch { bytes, base, anchor } => (bytes, *base, anchor.as_ref()),
             };
-            let at = qu.pos;
-            if at >= bytes.len() {
-                self.pending -= bytes.len();
-                qu.items.pop_front();
-                qu.pos = 0;
-                continue;
-            }
-            let Some((id, t48)) = record_head(&bytes[at..]) else {
-                self.batch_error(q, "record header runs past the batch");
-                continue;
-            };
-            let ticks = unwrap_ticks(t48, base);
-            let ts = to_ns(anchor, ticks).max(qu.last_ts);
-            let args_at = at + RECORD_HEADER_LEN;
-            if id == DROP_MARKER_ID {
-                let end = args_at + DROP_MARKER_PAYLOAD;
-                let Some(d) = bytes.get(args_at..end).and_then(|a| Drops::decode_marker(qu.thread, a).ok()) else {
-                    self.batch_error(q, "drop marker runs past the batch");
-                    continue;
-                };
-                qu.pos = end;
-                let (first, last) = (to_ns(anchor, d.first_ticks), to_ns(anchor, d.last_ticks));
-                return Some(Head::Drops { ts, count: d.count, first, last });
-            }
-            let Some(site) = self.runs[qu.run].site(id) else {
-                self.batch_error(q, &format!("record refers to call site {id}, which no dictionary entry defines"));
-                continue;
-            };
-            let len = match site.static_len {
-                Some(n) if args_at + n <= bytes.len() => Ok(n),
-                _ => args_len(&site.kinds, &bytes[args_at..]),
-            };
-            match len {
-                Ok(n) => {
-                    qu.pos = args_at + n;
-                    return Some(Head::Record { ts, ticks, site: id, start: args_at, end: args_at + n });
+            let run = &self.runs[qu.run];
+            match Records::starting_at(&bytes[..], qu.pos, |id| run.layout(id)).next() {
+                Some(Ok(rec)) => {
+                    let ticks = unwrap_ticks(rec.ticks48, base);
+                    let ts = to_ns(anchor, ticks).max(qu.last_ts);
+                    qu.pos = rec.end();
+                    let Some(d) = rec.drops else {
+                        return Some(Head::Record { ts, ticks, site: rec.id, start: rec.args_at(), end: rec.end() });
+                    };
+                    let (first, last) = (to_ns(anchor, d.first_ticks), to_ns(anchor, d.last_ticks));
+                    return Some(Head::Drops { ts, count: d.count, first, last });
                 }
-                Err(e) => self.batch_error(q, &format!("record of call site {id}: {e}")),
+                Some(Err(e)) => self.batch_error(q, &e.what.to_string()),
+                None => {
+                    self.pending -= bytes.len();
+                    qu.items.pop_front();
+                    qu.pos = 0;
+                }
             }
         }
     }

@@ -9,11 +9,11 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
-use tapelog_format::wire::reader::{Entry, EntryReader, ReadError};
-use tapelog_format::wire::record::{args_len, record_head, Anchor, Drops};
-use tapelog_format::wire::{entry, unwrap_ticks, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
+use tapelog_format::wire::reader::{Entry, EntryReader, Next, ReadError};
+use tapelog_format::wire::record::Anchor;
+use tapelog_format::wire::{unwrap_ticks, Malformed, Records};
 
-use crate::event::{Diagnostic, RunTables, Severity};
+use crate::event::{Diagnostic, RunTables};
 use crate::{report, DiscoverError, Outcome};
 
 /// Counts of one call site.
@@ -164,148 +164,86 @@ impl Scan<'_> {
             Ok(r) => r,
             Err(e) => return diags.push(diag(e)),
         };
-        loop {
-            let h = match reader.next_head() {
-                Ok(Some(h)) => h,
-                Ok(None) => break,
-                Err(e) => {
+        while let Some(next) = reader.next_checked(|_| true) {
+            let (h, e) = match next {
+                Next::Entry(h, e) => (h, e),
+                Next::Unloaded(_) => continue,
+                Next::Damaged(e) | Next::Stopped(e) | Next::End(e) => {
                     diags.push(diag(e));
-                    break;
+                    continue;
                 }
             };
-            let p = match reader.payload(&h) {
-                Ok(p) => p,
-                Err(e) => {
-                    let go_on = matches!(e, ReadError::Checksum { .. });
-                    diags.push(diag(e));
-                    if go_on {
-                        continue;
-                    }
-                    break;
-                }
-            };
-            match tapelog_format::wire::reader::decode_entry(h.kind, p) {
-                Ok(Entry::Callsite(cs)) => {
+            match e {
+                Entry::Callsite(cs) => {
                     self.tables.add_site(&cs);
                     if self.counts.len() < self.tables.sites.len() {
                         self.counts.resize(self.tables.sites.len(), Count::default());
                     }
                 }
-                Ok(Entry::Thread(t)) => self.tables.add_thread(&t),
-                Ok(Entry::Anchor(a)) => self.anchor = Some(a),
-                Ok(Entry::Batch(bh, recs)) => {
+                Entry::Thread(t) => self.tables.add_thread(&t),
+                Entry::Anchor(a) => self.anchor = Some(a),
+                Entry::Batch(bh, recs) => {
                     if let Err(m) = self.batch(bh.thread, bh.base_ticks, recs) {
                         let what = format!("thread {}: {m} (rest of batch skipped)", bh.thread);
                         diags.push(diag(ReadError::Corrupt { offset: h.off, what }));
                     }
                 }
-                Ok(Entry::Drops(d)) => {
+                Entry::Drops(d) => {
                     self.s.dropped += d.count;
                     self.s.drop_reports += 1;
                 }
-                Ok(Entry::Run(r)) => self.s.lifecycle.push(Lifecycle {
+                Entry::Run(r) => self.s.lifecycle.push(Lifecycle {
                     phase: if r.phase == tapelog_format::wire::record::RunInfo::STOP { "stopped" } else { "started" },
                     unix_ns: r.unix_ns,
                     items: r.items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 }),
-                Ok(_) => {}
-                Err(e) => diags.push(diag(ReadError::Corrupt { offset: h.off, what: e.to_string() })),
+                _ => {}
             }
-            debug_assert!(h.kind != entry::BATCH || reader.pos() == h.end());
         }
-        let hd = reader.header();
-        if hd.is_finalized() && file_len > hd.committed {
-            diags.push(Diagnostic {
-                severity: Severity::Error,
-                path: seg.path.clone(),
-                offset: Some(hd.committed),
-                message: format!(
-                    "finalized segment has {} bytes past its committed length (committed-length field damaged?)",
-                    file_len - hd.committed
-                ),
-            });
-        }
-        if !hd.is_finalized() {
-            diags.push(Diagnostic {
-                severity: Severity::Warning,
-                path: seg.path.clone(),
-                offset: Some(reader.end()),
-                message: "segment was not closed cleanly (writer crashed or is still running); read up to its committed length".into(),
-            });
-        }
+        diags.extend(Diagnostic::segment_end(seg.path.clone(), reader.header(), reader.end(), file_len));
     }
 
     /// Counts the records of one batch: the hot loop of `stats`.
-    fn batch(&mut self, thread: u32, base: u64, recs: &[u8]) -> Result<(), String> {
-        let (mut at, mut last, mut n) = (0usize, None, 0u64);
+    fn batch(&mut self, thread: u32, base: u64, recs: &[u8]) -> Result<(), Malformed> {
+        let (mut first, mut last, mut n) = (None, None, 0u64);
         let mut result = Ok(());
-        while at < recs.len() {
-            let Some((id, _)) = record_head(&recs[at..]) else {
-                result = Err("record header runs past the batch".to_string());
-                break;
-            };
-            let args_at = at + RECORD_HEADER_LEN;
-            let len = if id == DROP_MARKER_ID {
-                match recs
-                    .get(args_at..args_at + DROP_MARKER_PAYLOAD)
-                    .and_then(|a| Drops::decode_marker(thread, a).ok())
-                {
-                    Some(d) => {
-                        self.s.dropped += d.count;
-                        self.s.drop_reports += 1;
-                        at = args_at + DROP_MARKER_PAYLOAD;
-                        continue;
-                    }
-                    None => {
-                        result = Err("drop marker runs past the batch".to_string());
-                        break;
-                    }
-                }
-            } else {
-                match self.tables.sites.get(id as usize) {
-                    Some(Some(site)) => match site.static_len {
-                        Some(k) if args_at + k <= recs.len() => k,
-                        _ => match args_len(&site.kinds, &recs[args_at..]) {
-                            Ok(k) => k,
-                            Err(e) => {
-                                result = Err(format!("record of call site {id}: {e}"));
-                                break;
-                            }
-                        },
-                    },
-                    _ => {
-                        result = Err(format!("record refers to call site {id}, which no dictionary entry defines"));
-                        break;
-                    }
+        let tables = &*self.tables;
+        for rec in Records::new(recs, |id| tables.layout(id)) {
+            let rec = match rec {
+                Ok(rec) => rec,
+                Err(e) => {
+                    result = Err(e.what);
+                    break;
                 }
             };
-            let c = &mut self.counts[id as usize];
-            c.records += 1;
-            c.bytes += (RECORD_HEADER_LEN + len) as u64;
-            if last.is_none() {
-                self.span(base, recs, at);
+            if let Some(d) = rec.drops {
+                self.s.dropped += d.count;
+                self.s.drop_reports += 1;
+                continue;
             }
-            last = Some(at);
+            let c = &mut self.counts[rec.id as usize];
+            c.records += 1;
+            c.bytes += rec.len as u64;
+            first.get_or_insert(rec.ticks48);
+            last = Some(rec.ticks48);
             n += 1;
-            at = args_at + len;
         }
-        if let Some(l) = last {
-            self.span(base, recs, l);
+        for t48 in first.into_iter().chain(last) {
+            span(self.s, self.anchor.as_ref(), unwrap_ticks(t48, base));
         }
         self.s.records += n;
         *self.threads.entry(thread).or_default() += n;
         result
     }
+}
 
-    fn span(&mut self, base: u64, recs: &[u8], at: usize) {
-        let Some((_, t48)) = record_head(&recs[at..]) else { return };
-        let ticks = unwrap_ticks(t48, base);
-        let ts = crate::event::ticks_to_ns(self.anchor.as_ref(), ticks);
-        self.s.span = Some(match self.s.span {
-            None => (ts, ts),
-            Some((a, b)) => (a.min(ts), b.max(ts)),
-        });
-    }
+/// Widens the summary's time span to take in `ticks`.
+fn span(s: &mut Summary, anchor: Option<&Anchor>, ticks: u64) {
+    let ts = crate::event::ticks_to_ns(anchor, ticks);
+    s.span = Some(match s.span {
+        None => (ts, ts),
+        Some((a, b)) => (a.min(ts), b.max(ts)),
+    });
 }
 
 /// The human-readable report, listing the `top` call sites by records (or by bytes).

@@ -1,8 +1,8 @@
 //! Argument kinds: one byte per argument in a call site's dictionary entry, telling a reader
 //! how many bytes the argument takes in a record and how to turn them into a [`Value`].
 
+use super::value::Value;
 use crate::serde_value::Shapes;
-use crate::text::Value;
 
 /// The kind of one deferred argument, as written in a call site's dictionary entry.
 ///

@@ -7,16 +7,20 @@
 //! does not know and detects damage to any entry (the CRC covers kind, length and payload). Payloads only ever grow by appending fields: a reader takes the fields it knows from
 //! the front and ignores the rest.
 
+pub mod batch;
 pub mod header;
 pub mod kinds;
 pub mod name;
 pub mod reader;
 pub mod record;
+mod value;
 
+pub use batch::{DropMarker, Layout, Malformed, Record, RecordError, Records, Split};
 pub use header::{FileHeader, Metadata};
 pub use kinds::ArgKind;
 pub use name::{SegmentName, FILE_PREFIX};
 pub use reader::{Entry, EntryReader, ReadError};
+pub use value::{recycle, Value};
 
 /// The 8 magic bytes at the start of every segment.
 pub const MAGIC: [u8; 8] = *b"TAPELOG\0";

@@ -172,6 +172,9 @@ pub struct EntryReader<R> {
     win: Vec<u8>,
     win_start: u64,
     big: Vec<u8>,
+    /// Set once [`Self::next_checked`] met damage it cannot read past; cleared by
+    /// [`Self::seek`] and [`Self::refresh`].
+    stopped: bool,
 }
 
 impl<R: ReadAt> EntryReader<R> {
@@ -196,7 +199,17 @@ impl<R: ReadAt> EntryReader<R> {
             }));
         }
         let end = header.committed.max(pos);
-        Ok(EntryReader { src, header, pos, end, file_len, win: Vec::new(), win_start: 0, big: Vec::new() })
+        Ok(EntryReader {
+            src,
+            header,
+            pos,
+            end,
+            file_len,
+            win: Vec::new(),
+            win_start: 0,
+            big: Vec::new(),
+            stopped: false,
+        })
     }
 
     /// The source being read.
@@ -217,6 +230,7 @@ impl<R: ReadAt> EntryReader<R> {
     /// Continues reading at `pos` (an entry boundary previously returned by [`Self::pos`]).
     pub fn seek(&mut self, pos: u64) {
         self.pos = pos;
+        self.stopped = false;
     }
 
     /// Where the committed data ends (bounded by the file's length).
@@ -236,6 +250,7 @@ impl<R: ReadAt> EntryReader<R> {
         self.header.committed = c;
         self.end = c.max(self.header.header_len as u64);
         self.win.clear();
+        self.stopped = false;
         Ok(())
     }
 
@@ -254,17 +269,11 @@ impl<R: ReadAt> EntryReader<R> {
         if avail < ENTRY_HEADER_LEN as u64 {
             return Err(ReadError::Torn { offset: off, need: ENTRY_HEADER_LEN as u64, have: avail });
         }
-        let h = self.bytes(off, ENTRY_HEADER_LEN)?;
-        let kind = h[0];
-        let len = le::u32_at(h, 1).unwrap_or(0);
-        let crc = le::u32_at(h, 5).unwrap_or(0);
-        let total = ENTRY_HEADER_LEN as u64 + len as u64;
-        if len as u64 > MAX_ENTRY_LEN {
-            return Err(ReadError::Corrupt {
-                offset: off,
-                what: format!("entry length {len} exceeds the 1 GiB limit"),
-            });
-        }
+        let h = match EntryHead::parse(self.bytes(off, ENTRY_HEADER_LEN)?, off) {
+            Some(h) => h?,
+            None => return Err(ReadError::Torn { offset: off, need: ENTRY_HEADER_LEN as u64, have: avail }),
+        };
+        let total = ENTRY_HEADER_LEN as u64 + h.len as u64;
         if total > avail {
             if self.end <= self.file_len && self.header.is_finalized() {
                 return Err(ReadError::Corrupt {
@@ -274,10 +283,7 @@ impl<R: ReadAt> EntryReader<R> {
             }
             return Err(ReadError::Torn { offset: off, need: total, have: avail });
         }
-        if kind == 0 {
-            return Err(ReadError::Corrupt { offset: off, what: "entry kind 0".into() });
-        }
-        Ok(Some(EntryHead { off, kind, len, crc }))
+        Ok(Some(h))
     }
 
     /// Moves past an entry.
@@ -294,10 +300,9 @@ impl<R: ReadAt> EntryReader<R> {
     /// Loads an entry's payload, checks its checksum, and moves past it.
     pub fn payload(&mut self, h: &EntryHead) -> Result<&[u8], ReadError> {
         self.pos = h.end();
+        let h = *h;
         let p = self.bytes(h.off + ENTRY_HEADER_LEN as u64, h.len as usize)?;
-        if super::entry_crc(h.kind, h.len, [p]) != h.crc {
-            return Err(ReadError::Checksum { offset: h.off });
-        }
+        h.check(p)?;
         Ok(p)
     }
 
@@ -309,10 +314,7 @@ impl<R: ReadAt> EntryReader<R> {
         out.clear();
         out.resize(h.len as usize, 0);
         read_exact_at(&self.src, out, h.off + ENTRY_HEADER_LEN as u64)?;
-        if super::entry_crc(h.kind, h.len, [&out[..]]) != h.crc {
-            return Err(ReadError::Checksum { offset: h.off });
-        }
-        Ok(())
+        h.check(out)
     }
 
     /// Reads and decodes the next entry.
@@ -338,23 +340,89 @@ impl<R: ReadAt> EntryReader<R> {
             .map_err(|pe| ReadError::Corrupt { offset: off, what: pe.to_string() })
     }
 
+    /// The next entry, with damage handled the one way every reader handles it: an entry
+    /// whose checksum does not match or whose payload does not decode is skipped (its
+    /// framing is intact, so reading goes on after it); an entry whose payload cannot be
+    /// read, or a header that cannot be trusted or is cut short, ends the reading. `None`
+    /// at the committed end, and after a [`Next::Stopped`] or [`Next::End`].
+    ///
+    /// Entries for which `load` returns false are not loaded: they come back as
+    /// [`Next::Unloaded`], unchecked, and the reader is already past them ([`Self::peek`]
+    /// still reads them).
+    pub fn next_checked(&mut self, load: impl FnOnce(&EntryHead) -> bool) -> Option<Next<'_>> {
+        if self.stopped {
+            return None;
+        }
+        let h = match self.next_head() {
+            Ok(Some(h)) => h,
+            Ok(None) => return None,
+            Err(e) => {
+                self.stopped = true;
+                return Some(Next::End(e));
+            }
+        };
+        if !load(&h) {
+            self.skip(&h);
+            return Some(Next::Unloaded(h));
+        }
+        self.pos = h.end();
+        let (off, len) = (h.off + ENTRY_HEADER_LEN as u64, h.len as usize);
+        let buf = match self.locate(off, len) {
+            Ok(buf) => buf,
+            Err(e) => {
+                self.stopped = true;
+                return Some(Next::Stopped(e));
+            }
+        };
+        if let Err(e) = h.check(self.at(buf, len)) {
+            return Some(Next::Damaged(e));
+        }
+        let p = self.at(buf, len);
+        Some(match decode_entry(h.kind, p) {
+            Ok(e) => Next::Entry(h, e),
+            Err(pe) => Next::Damaged(ReadError::Corrupt { offset: h.off, what: pe.to_string() }),
+        })
+    }
+
     fn bytes(&mut self, off: u64, len: usize) -> Result<&[u8], ReadError> {
+        let buf = self.locate(off, len)?;
+        Ok(self.at(buf, len))
+    }
+
+    /// Makes the `len` bytes at `off` present, reading them if they are not in the window.
+    fn locate(&mut self, off: u64, len: usize) -> Result<Buf, ReadError> {
         let in_win = off >= self.win_start && off + len as u64 <= self.win_start + self.win.len() as u64;
         if in_win {
-            let s = (off - self.win_start) as usize;
-            return Ok(&self.win[s..s + len]);
+            return Ok(Buf::Win((off - self.win_start) as usize));
         }
         if len <= WINDOW {
             let n = (WINDOW as u64).min(self.end().saturating_sub(off)).max(len as u64) as usize;
             self.win.resize(n, 0);
             self.win_start = off;
             read_exact_at(&self.src, &mut self.win, off)?;
-            return Ok(&self.win[..len]);
+            return Ok(Buf::Win(0));
         }
         self.big.resize(len, 0);
         read_exact_at(&self.src, &mut self.big, off)?;
-        Ok(&self.big[..len])
+        Ok(Buf::Big)
     }
+
+    /// The `len` bytes [`Self::locate`] made present.
+    fn at(&self, buf: Buf, len: usize) -> &[u8] {
+        match buf {
+            Buf::Win(s) => &self.win[s..s + len],
+            Buf::Big => &self.big[..len],
+        }
+    }
+}
+
+/// Where [`EntryReader::locate`] put bytes.
+#[derive(Clone, Copy)]
+enum Buf {
+    /// In the window, from this index.
+    Win(usize),
+    /// At the start of the buffer for entries larger than the window.
+    Big,
 }
 
 /// Where an entry is and what its header says.
@@ -375,6 +443,52 @@ impl EntryHead {
     pub fn end(&self) -> u64 {
         self.off + ENTRY_HEADER_LEN as u64 + self.len as u64
     }
+}
+
+impl EntryHead {
+    /// Reads the entry header at the start of `b`, an entry at byte `off`. `None` if `b`
+    /// is shorter than a header; `Err` for a header no entry can have (a length over
+    /// [`MAX_ENTRY_LEN`], or kind 0), after which the framing cannot be trusted.
+    #[inline]
+    pub fn parse(b: &[u8], off: u64) -> Option<Result<EntryHead, ReadError>> {
+        let (kind, len, crc) = (*b.first()?, le::u32_at(b, 1)?, le::u32_at(b, 5)?);
+        if len as u64 > MAX_ENTRY_LEN {
+            return Some(Err(ReadError::Corrupt {
+                offset: off,
+                what: format!("entry length {len} exceeds the 1 GiB limit"),
+            }));
+        }
+        if kind == 0 {
+            return Some(Err(ReadError::Corrupt { offset: off, what: "entry kind 0".into() }));
+        }
+        Some(Ok(EntryHead { off, kind, len, crc }))
+    }
+
+    /// Checks the entry's payload against its checksum.
+    #[inline]
+    pub fn check(&self, payload: &[u8]) -> Result<(), ReadError> {
+        if super::entry_crc(self.kind, self.len, [payload]) != self.crc {
+            return Err(ReadError::Checksum { offset: self.off });
+        }
+        Ok(())
+    }
+}
+
+/// What [`EntryReader::next_checked`] read.
+#[derive(Debug)]
+pub enum Next<'a> {
+    /// A sound entry: its checksum matched and its payload decoded.
+    Entry(EntryHead, Entry<'a>),
+    /// An entry the caller chose not to load; its payload is unchecked.
+    Unloaded(EntryHead),
+    /// A damaged entry (checksum mismatch, or a payload that does not decode), skipped:
+    /// the entries after it are still read.
+    Damaged(ReadError),
+    /// An entry whose payload could not be read: nothing after it is.
+    Stopped(ReadError),
+    /// The framing ends here (a torn tail, or a header that cannot be trusted): nothing
+    /// after it is read.
+    End(ReadError),
 }
 
 /// Decodes an (already checksummed) entry payload of a known kind.
@@ -407,3 +521,7 @@ fn read_exact_at<R: ReadAt + ?Sized>(src: &R, buf: &mut [u8], mut off: u64) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@
 //! record     callsite u32, ticks (low 48 bits, 6 bytes LE), arguments by kind
 //! ```
 
+pub use super::batch::{for_each_shape, record_len_split, Split};
 use super::kinds::{arg_len, ArgError, ArgKind};
 use super::le;
 
@@ -444,112 +445,6 @@ pub fn static_args_len(kinds: &[u8]) -> Option<usize> {
     kinds.iter().try_fold(0usize, |acc, &k| Some(acc + ArgKind(k).static_size()?))
 }
 
-/// Bytes that may wrap around the end of a ring: `a`, then `b`.
-#[derive(Debug, Clone, Copy)]
-pub struct Split<'a> {
-    /// The first part.
-    pub a: &'a [u8],
-    /// The continuation.
-    pub b: &'a [u8],
-}
-
-impl<'a> Split<'a> {
-    /// Total length.
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.a.len() + self.b.len()
-    }
-
-    /// Whether both parts are empty.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// `N` bytes at `at`, wherever they lie.
-    #[inline(always)]
-    pub fn get<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
-        if at + N <= self.a.len() {
-            return self.a[at..at + N].try_into().ok();
-        }
-        self.get_slow(at)
-    }
-
-    /// [`Split::get`] past the end of `a`: in `b`, or across the two.
-    #[inline(never)]
-    fn get_slow<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
-        if at >= self.a.len() {
-            let at = at - self.a.len();
-            return self.b.get(at..at + N)?.try_into().ok();
-        }
-        if at + N > self.len() {
-            return None;
-        }
-        let mut out = [0u8; N];
-        for (i, o) in out.iter_mut().enumerate() {
-            let p = at + i;
-            *o = if p < self.a.len() { self.a[p] } else { self.b[p - self.a.len()] };
-        }
-        Some(out)
-    }
-
-    /// Calls `f` with the one or two pieces that make up `range`.
-    pub fn pieces(&self, start: usize, end: usize, mut f: impl FnMut(&[u8])) {
-        let al = self.a.len();
-        if start < al {
-            f(&self.a[start..end.min(al)]);
-        }
-        if end > al {
-            f(&self.b[start.max(al) - al..end - al]);
-        }
-    }
-}
-
-/// Length of the whole record (header and arguments) at `at`, given its call site's kinds
-/// (and their total size, if static).
-#[inline]
-pub fn record_len_split(s: Split<'_>, at: usize, kinds: &[u8], static_len: Option<usize>) -> Result<usize, ArgError> {
-    let header = super::RECORD_HEADER_LEN;
-    let total = match static_len {
-        Some(n) => header + n,
-        None => {
-            let mut off = at + header;
-            for &k in kinds {
-                let kind = ArgKind(k);
-                if let Some(n) = kind.static_size() {
-                    off += n;
-                    continue;
-                }
-                let mut base = kind;
-                if kind.is_option() {
-                    let [tag] = s.get::<1>(off).ok_or(ArgError::Truncated)?;
-                    off += 1;
-                    match tag {
-                        0 => continue,
-                        1 => base = kind.base(),
-                        _ => return Err(ArgError::Invalid("option tag")),
-                    }
-                }
-                off += match base.fixed_size() {
-                    Some(n) => n,
-                    None if base == ArgKind::STR || base == ArgKind::BYTES => {
-                        4 + u32::from_le_bytes(s.get::<4>(off).ok_or(ArgError::Truncated)?) as usize
-                    }
-                    None if base == ArgKind::SERDE => {
-                        8 + u32::from_le_bytes(s.get::<4>(off + 4).ok_or(ArgError::Truncated)?) as usize
-                    }
-                    None => return Err(ArgError::UnknownKind(base.0)),
-                };
-            }
-            off - at
-        }
-    };
-    if at + total > s.len() {
-        return Err(ArgError::Truncated);
-    }
-    Ok(total)
-}
-
 /// A serde value's shape: what the segment's records with this shape id are read by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeEntry<'a> {
@@ -580,36 +475,4 @@ impl<'a> ShapeEntry<'a> {
     pub fn shape(&self) -> Result<crate::serde_value::Shape, &'static str> {
         crate::serde_value::Shape::decode(self.descriptor).map(|(s, _)| s)
     }
-}
-
-/// Calls `f` with the shape id of every serde argument of the record at `at` (whose length,
-/// from [`record_len_split`], is known to be in `s`).
-pub fn for_each_shape(s: Split<'_>, at: usize, kinds: &[u8], mut f: impl FnMut(u32)) -> Result<(), ArgError> {
-    let mut off = at + super::RECORD_HEADER_LEN;
-    for &k in kinds {
-        let kind = ArgKind(k);
-        if let Some(n) = kind.static_size() {
-            off += n;
-            continue;
-        }
-        let mut base = kind;
-        if kind.is_option() {
-            let [tag] = s.get::<1>(off).ok_or(ArgError::Truncated)?;
-            off += 1;
-            if tag == 0 {
-                continue;
-            }
-            base = kind.base();
-        }
-        off += match base.fixed_size() {
-            Some(n) => n,
-            None if base == ArgKind::SERDE => {
-                let id = u32::from_le_bytes(s.get::<4>(off).ok_or(ArgError::Truncated)?);
-                f(id);
-                8 + u32::from_le_bytes(s.get::<4>(off + 4).ok_or(ArgError::Truncated)?) as usize
-            }
-            None => 4 + u32::from_le_bytes(s.get::<4>(off).ok_or(ArgError::Truncated)?) as usize,
-        };
-    }
-    Ok(())
 }

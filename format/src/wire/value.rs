@@ -52,27 +52,6 @@ pub enum Value<'a> {
     Structured(Box<crate::serde_value::Structured>),
 }
 
-impl Value<'_> {
-    /// Appends `{}` of the value exactly as `format!` prints it, and returns true; for a
-    /// value without `Display` (`[u8]`, `Option`) appends nothing and returns false.
-    /// Integers and floats with a short decimal skip the `fmt` machinery.
-    ///
-    /// ```
-    /// use tapelog_format::text::Value;
-    ///
-    /// let mut s = String::new();
-    /// assert!(Value::U64(42).push_display(&mut s));
-    /// s.push(' ');
-    /// assert!(Value::F64(0.1 + 0.2).push_display(&mut s));
-    /// assert!(!Value::None.push_display(&mut s));
-    /// assert_eq!(s, format!("42 {}", 0.1 + 0.2));
-    /// ```
-    #[inline]
-    pub fn push_display(&self, out: &mut String) -> bool {
-        super::render::plain(self, out).is_ok()
-    }
-}
-
 /// Reuses a vector's allocation for values of another lifetime.
 pub fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
     v.clear();
