@@ -14,11 +14,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::clock::{self, Calibrator};
-use crate::config::{Durability, Idle, StartError};
+use crate::config::StartError;
+use crate::counters::ThreadShared;
 use crate::frontend::args::ArgList;
 use crate::frontend::callsite::{register, registered_since, Callsite, Registered, DISABLED};
 use crate::net::sender::NetTap;
-use crate::shared::{Shared, ThreadShared};
+use crate::policy::{Durability, Idle};
+use crate::shared::Shared;
 use crate::sink::text::TextSinks;
 use crate::wire::record::{
     for_each_shape, record_len_split, static_args_len, Anchor, BatchHead, CallsiteEntry, Drops, RunInfo, ShapeEntry,

@@ -16,6 +16,8 @@ pub(crate) mod sender;
 
 use std::time::Duration;
 
+use crate::counters::NetCounters;
+
 /// Smallest send buffer.
 pub const MIN_SEND_BUFFER: usize = 64 << 10;
 
@@ -114,7 +116,7 @@ pub struct NetworkStats {
 }
 
 impl NetworkStats {
-    pub(crate) fn read(s: &sender::NetShared) -> NetworkStats {
+    pub(crate) fn read(s: &NetCounters) -> NetworkStats {
         use std::sync::atomic::Ordering::Relaxed;
         NetworkStats {
             peer: s.peer.clone(),

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::syslog::{self, Header, Link, Syslog, Transport};
-use super::user::{Chunk, Guarded, RawBatch, Record, Sink, SinkCounters, SiteCache, Worker};
-use super::writer::{Dest, TextCounters, Writer, CHUNK_BYTES};
+use super::user::{Chunk, Guarded, RawBatch, Record, Sink, SiteCache, Worker};
+use super::writer::{Dest, Writer, CHUNK_BYTES};
+use crate::counters::{SinkCounters, TextCounters};
 use crate::frontend::callsite::Callsite;
 use crate::serde_arg::{Shape, Shapes};
 use crate::text::line::{self, UtcNanos};
