@@ -45,7 +45,8 @@ mod sync;
 
 use std::sync::atomic::Ordering;
 
-pub use config::{Builder, Guard, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
+pub use config::{Builder, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
+pub use consumer::lifecycle::Guard;
 pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use net::{Network, NetworkStats};

@@ -6,6 +6,7 @@
 //! sites) to find call sites and threads that the current segment's dictionary still lacks,
 //! and writes those entries before the batch that refers to them.
 
+pub(crate) mod lifecycle;
 pub(crate) mod routed;
 
 use std::sync::atomic::Ordering;
