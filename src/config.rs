@@ -1,47 +1,16 @@
-//! Configuration: the [`Builder`], its policies, and the [`Guard`] that owns a running logger.
+//! Configuration: the [`Builder`], its settings, and the checks they must pass.
+//!
+//! Owns what a logger is asked to be and whether that makes sense (`Builder::validate`),
+//! nothing of running it: [`Builder::start`] and the [`Guard`](crate::Guard) that stops the
+//! logger are the consumer's lifecycle (`consumer::lifecycle`), and the policy values are
+//! `policy`'s.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use crate::shared::{Shared, CURRENT, GENERATION};
-
-/// What a log call does when its thread's ring is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Overflow {
-    /// Never wait: the record is dropped and counted, and an in-band marker ("thread T
-    /// dropped N records between t1 and t2") is written once the ring has room. The default:
-    /// a log call must never stall the caller.
-    Drop,
-    /// Wait (spin, then yield) until the consumer makes room. No record is lost, but a caller
-    /// can stall for as long as the consumer is behind.
-    Block,
-}
-
-/// What the consumer does when every ring is empty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Idle {
-    /// Spin forever: lowest latency, one core at 100%.
-    BusySpin,
-    /// Spin briefly, then yield, then sleep in steps up to about 1 ms (the default): an idle
-    /// application costs almost no CPU.
-    Backoff,
-}
-
-/// How hard `flush()` works to make records durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Durability {
-    /// Records reach the page cache (they survive a crash of the process, not of the
-    /// machine). The default.
-    None,
-    /// `flush()` also `msync`s the written part of the segment to the device.
-    SyncOnFlush,
-}
+use crate::filter::Filter;
+use crate::policy::{Durability, Idle, Overflow};
+use crate::route::OutputKind;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -349,8 +318,10 @@ impl Builder {
         self.cfg
     }
 
-    /// Validates the configuration, opens the first segment, and starts the consumer.
-    pub fn start(self) -> Result<Guard, StartError> {
+    /// Checks every setting against the others (and the `TAPELOG` variable, without
+    /// [`filter`](Self::filter)), and returns them with the level filter they ask for.
+    /// Nothing is opened or started.
+    pub(crate) fn validate(self) -> Result<(Config, Option<Filter>), StartError> {
         let cfg = self.cfg;
         if !(MIN_RING_CAPACITY..=MAX_RING_CAPACITY).contains(&cfg.ring_capacity) {
             return Err(StartError::Config(format!(
@@ -366,7 +337,7 @@ impl Builder {
         }
         let directives = cfg.filter.clone().or_else(|| std::env::var("TAPELOG").ok());
         let filter = match &directives {
-            Some(d) => Some(d.parse::<crate::Filter>().map_err(|e| {
+            Some(d) => Some(d.parse::<Filter>().map_err(|e| {
                 let from = if cfg.filter.is_some() { "Builder::filter" } else { "TAPELOG" };
                 StartError::Config(format!("{from}: {e}"))
             })?),
@@ -406,29 +377,12 @@ impl Builder {
                 return Err(StartError::Config(format!("consumer_core {core} does not exist (CPUs 0..{n})")));
             }
         }
-        if crate::frontend::reentry::on_logger_thread() {
-            return Err(StartError::InsideLogger);
-        }
-        let mut cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-        if GENERATION.load(Ordering::Acquire) != 0 {
-            return Err(StartError::AlreadyRunning);
-        }
-        let generation = cur.as_ref().map_or(0, |s| s.generation) + 1;
-        let mut sinks = Vec::new();
-        for (name, slot) in &cfg.sinks {
-            match slot.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                Some(s) => sinks.push((name.clone(), s)),
-                None => {
-                    return Err(StartError::Config(format!("sink {name:?} was already taken by an earlier start()")))
-                }
-            }
-        }
         let mut names = std::collections::HashSet::new();
         for o in &cfg.outputs {
             if !names.insert(o.name.as_str()) {
                 return Err(StartError::Config(format!("two outputs are named {:?}", o.name)));
             }
-            if let crate::route::OutputKind::Segments { segment_size: Some(n), .. } = &o.kind {
+            if let OutputKind::Segments { segment_size: Some(n), .. } = &o.kind {
                 if *n < cfg.ring_capacity + SEGMENT_HEADROOM {
                     return Err(StartError::Config(format!(
                         "output {:?}: segment_size {n} must be at least ring_capacity {} + {SEGMENT_HEADROOM} bytes of headroom",
@@ -437,37 +391,16 @@ impl Builder {
                 }
             }
         }
-        let mut text_outs: Vec<_> = cfg.text.iter().map(|t| (None, t.clone(), false)).collect();
-        for o in &cfg.outputs {
-            if let crate::route::OutputKind::Text(t) = &o.kind {
-                text_outs.push((Some((o.name.clone(), o.route.clone())), t.clone(), o.json));
-            }
-        }
-        let segment_outputs =
-            cfg.outputs.iter().filter(|o| matches!(o.kind, crate::route::OutputKind::Segments { .. })).count();
+        let segment_outputs = cfg.outputs.iter().filter(|o| matches!(o.kind, OutputKind::Segments { .. })).count();
         if segment_outputs > 64 {
             return Err(StartError::Config(format!("{segment_outputs} segment outputs; at most 64")));
         }
-        if text_outs.len() > 64 {
-            return Err(StartError::Config(format!("{} text outputs; at most 64", text_outs.len())));
+        let text_outputs =
+            cfg.text.len() + cfg.outputs.iter().filter(|o| matches!(o.kind, OutputKind::Text(_))).count();
+        if text_outputs > 64 {
+            return Err(StartError::Config(format!("{text_outputs} text outputs; at most 64")));
         }
-        let text = crate::sink::text::TextSinks::open(&text_outs, cfg.text_queue_bytes, sinks, cfg.sink_queue_bytes)
-            .map_err(|(path, source)| StartError::Io { path, source })?;
-        let sink_counters = text.as_ref().map(|t| t.sink_counters()).unwrap_or_default();
-        let text_counters = text.as_ref().map(|t| t.counters()).unwrap_or_default();
-        let mut shared = Shared::new(generation, cfg, text_counters);
-        shared.sinks = sink_counters;
-        let shared = Arc::new(shared);
-        let handle = crate::consumer::spawn(shared.clone(), text)?;
-        if let Some(f) = filter {
-            crate::frontend::callsite::apply_filter(f);
-        }
-        *cur = Some(shared.clone());
-        // Release: a producer that sees the new generation (then takes CURRENT's lock to
-        // attach) finds the new logger in place.
-        GENERATION.store(generation, Ordering::Release);
-        crate::signals::register_logger(&shared);
-        Ok(Guard { shared, handle: Some(handle) })
+        Ok((cfg, filter))
     }
 }
 
@@ -510,75 +443,6 @@ impl std::error::Error for StartError {
         match self {
             StartError::Io { source, .. } => Some(source),
             _ => None,
-        }
-    }
-}
-
-/// Owns the running logger. Dropping it stops new records, drains every ring, finalizes the
-/// segment and joins the consumer.
-///
-/// Bind it to a named variable for as long as you log: `let _ = builder.start()?;` drops it
-/// at once and stops the logger.
-///
-/// Dropped on one of the logger's own threads (inside a [`Sink`](crate::Sink)), it stops the
-/// logger without waiting: the consumer finishes, flushing everything, once that sink call
-/// returns.
-#[must_use = "dropping the guard stops the logger: bind it with `let _guard = ...`"]
-pub struct Guard {
-    shared: Arc<Shared>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl fmt::Debug for Guard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Guard").field("generation", &self.shared.generation).finish()
-    }
-}
-
-impl Guard {
-    /// The directory segments are written to.
-    pub fn dir(&self) -> &Path {
-        &self.shared.config.dir
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        crate::signals::unregister_logger();
-        {
-            let _cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-            // No thread attaches after this point: the handover refuses rings, and threads
-            // that look at GENERATION find no logger.
-            self.shared.handover.close();
-            GENERATION.store(0, Ordering::SeqCst);
-        }
-        // Release: the consumer's Acquire load, then its final take, sees every ring handed
-        // over before the close (Handover::close).
-        self.shared.shutdown.store(true, Ordering::Release);
-        self.shared.wake_consumer();
-        if crate::frontend::reentry::on_logger_thread() {
-            // Dropped inside a sink (or another of the logger's threads): the consumer may be
-            // waiting for this very call to return, so do not wait for it. It sees the
-            // shutdown at its next pass and finishes on its own, flushing everything.
-            self.handle = None;
-            return;
-        }
-        // Ended means its final writes are visible (see FlushBarrier::wait_consumer_end).
-        let ended = self.shared.flush.wait_consumer_end(self.shared.config.shutdown_timeout);
-        if !ended {
-            // Stuck: leave the consumer to finish if it ever can, and say what is not written.
-            let st = crate::stats();
-            let pending: u64 = st.threads.iter().map(|t| t.pending()).sum();
-            let msg = format!(
-                "shutdown timed out after {:?}: the consumer is stuck; {pending} records not written",
-                self.shared.config.shutdown_timeout
-            );
-            eprintln!("tapelog: {msg}");
-            self.shared.totals.unwritten_at_shutdown.store(pending, Ordering::Relaxed);
-            self.shared.set_error(msg);
-            self.handle = None;
-        } else if let Some(h) = self.handle.take() {
-            let _ = h.join();
         }
     }
 }

@@ -34,6 +34,7 @@
 pub mod clock;
 mod config;
 mod consumer;
+mod counters;
 mod filter;
 pub mod frontend;
 pub mod log_bridge;
@@ -42,6 +43,7 @@ pub mod net;
 mod os;
 mod output;
 mod panic_hook;
+mod policy;
 pub mod route;
 pub mod serde_arg;
 mod shared;
@@ -52,11 +54,13 @@ mod sync;
 
 use std::sync::atomic::Ordering;
 
-pub use config::{Builder, Durability, Guard, Idle, Overflow, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
+pub use config::{Builder, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
+pub use consumer::lifecycle::Guard;
 pub use filter::{Filter, FilterError, LevelFilter};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use net::{Network, NetworkStats};
 pub use panic_hook::install_panic_hook;
+pub use policy::{Durability, Idle, Overflow};
 pub use route::{Output, Route};
 pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};

@@ -1,11 +1,17 @@
 //! State shared between producers, the consumer, and the control API (`flush`, `stats`).
+//!
+//! Owns the running logger's state ([`Shared`]: its settings, the ring handover, the flush
+//! barrier, the list of threads and the counters of its outputs) and the process-wide slots
+//! that name it (`CURRENT`, `GENERATION`). It imports only the settings (`config`), the
+//! counters (`counters`) and the synchronization it is built of (`sync`): never the
+//! consumer, its outputs or the hot path, which all import it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
 use crate::config::Config;
-use crate::sink::writer::TextCounters;
+use crate::counters::{NetCounters, OutputCounters, SinkCounters, TextCounters, ThreadShared, Totals};
 use crate::sync::flush::{FlushBarrier, Served};
 use crate::sync::handover::Handover;
 
@@ -46,75 +52,6 @@ pub(crate) struct NewThread {
     pub shared: Arc<ThreadShared>,
 }
 
-/// Counters and identity of one producer thread.
-#[derive(Debug)]
-pub(crate) struct ThreadShared {
-    pub id: u32,
-    pub os_tid: u64,
-    pub name: String,
-    pub capacity: usize,
-    /// The sink (1-based, in configuration order) that runs on this thread, whose records
-    /// the consumer must not hand back to it; 0 for none.
-    pub origin: u32,
-    pub producer: ProducerCounters,
-    pub consumer: ConsumerCounters,
-}
-
-/// Written only by the producer thread (plain load+store, no read-modify-write), read by
-/// anyone with Relaxed: they are statistics, and exactness is only promised once the
-/// consumer has observed the records they count (after `flush()` or shutdown), which the
-/// ring's Release/Acquire and the flush handshake order.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-pub(crate) struct ProducerCounters {
-    pub logged: AtomicU64,
-    pub dropped: AtomicU64,
-    pub blocked: AtomicU64,
-    /// Ticks of the first and last drop of the current gap (for the final drop report).
-    pub gap_first: AtomicU64,
-    pub gap_last: AtomicU64,
-}
-
-/// Written only by the consumer thread.
-#[derive(Debug, Default)]
-#[repr(align(64))]
-pub(crate) struct ConsumerCounters {
-    pub written: AtomicU64,
-    /// Records the consumer could not store (no segment could be opened).
-    pub lost: AtomicU64,
-    pub depth: AtomicU64,
-    pub high_water: AtomicU64,
-    /// Set (Release) once the consumer has taken its last look at the ring: anything logged
-    /// into it afterwards will never be written, and stats count it as dropped.
-    pub closed: AtomicBool,
-    /// The thread exited (its ring was abandoned and drained).
-    pub exited: AtomicBool,
-}
-
-impl ThreadShared {
-    pub fn new(id: u32, os_tid: u64, name: String, capacity: usize) -> Self {
-        ThreadShared {
-            id,
-            os_tid,
-            name,
-            capacity,
-            origin: 0,
-            producer: ProducerCounters::default(),
-            consumer: ConsumerCounters::default(),
-        }
-    }
-}
-
-/// Consumer-wide totals.
-#[derive(Debug, Default)]
-pub(crate) struct Totals {
-    pub bytes_written: AtomicU64,
-    pub segments: AtomicU64,
-    pub batches: AtomicU64,
-    pub io_errors: AtomicU64,
-    pub unwritten_at_shutdown: AtomicU64,
-}
-
 /// One running logger.
 pub(crate) struct Shared {
     pub generation: u64,
@@ -136,11 +73,11 @@ pub(crate) struct Shared {
     /// Counters of the text outputs, in configuration order.
     pub text: Vec<Arc<TextCounters>>,
     /// Counters of the network stream, once it runs.
-    pub net: OnceLock<Arc<crate::net::sender::NetShared>>,
+    pub net: OnceLock<Arc<NetCounters>>,
     /// Counters of the named segment outputs, once they run.
-    pub outputs: OnceLock<Vec<Arc<crate::output::routed::OutputCounters>>>,
+    pub outputs: OnceLock<Vec<Arc<OutputCounters>>>,
     /// Counters of the program's sinks, in configuration order.
-    pub sinks: Vec<Arc<crate::sink::user::SinkCounters>>,
+    pub sinks: Vec<Arc<SinkCounters>>,
 }
 
 impl Shared {

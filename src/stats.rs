@@ -1,4 +1,8 @@
-//! Counters: per thread and in total.
+//! Counters as the program sees them: [`stats()`] copies every live counter (`counters`,
+//! held by the running logger in `shared`) into the plain public structs here, per thread
+//! and in total, and [`health()`] sums them up for a health endpoint.
+//!
+//! It only reads: nothing here is written by the logger's threads.
 
 use std::sync::atomic::Ordering;
 

@@ -10,6 +10,7 @@
 //! warnings, what sinks log on this thread) are in `own.rs`.
 
 pub(crate) mod dictionary;
+pub(crate) mod lifecycle;
 mod own;
 mod tape;
 
@@ -19,11 +20,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::clock::{self, Calibrator};
-use crate::config::{Durability, Idle, StartError};
+use crate::config::StartError;
+use crate::counters::ThreadShared;
 use crate::net::sender::NetTap;
 use crate::output::routed::RoutedSegments;
 use crate::output::{Output, Pass};
-use crate::shared::{Shared, ThreadShared};
+use crate::policy::{Durability, Idle};
+use crate::shared::Shared;
 use crate::sink::text::TextSinks;
 use crate::wire::entry;
 use crate::wire::record::{Anchor, Drops, RunInfo, Split, ThreadEnd, ThreadEntry};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::{Consumer, SlotInfo};
 use crate::clock;
+use crate::counters::ThreadShared;
 use crate::frontend::args::ArgList;
 use crate::frontend::callsite::{register, Callsite, DISABLED};
-use crate::shared::ThreadShared;
 use crate::wire::record::Split;
 use crate::wire::RECORD_HEADER_LEN;
 

@@ -25,8 +25,9 @@ use callsite::Callsite;
 use reentry::{Busy, Role};
 
 use crate::clock;
-use crate::config::Overflow;
-use crate::shared::{NewThread, ThreadShared, CURRENT, GENERATION, NO_LOGGER_DROPS};
+use crate::counters::ThreadShared;
+use crate::policy::Overflow;
+use crate::shared::{NewThread, CURRENT, GENERATION, NO_LOGGER_DROPS};
 use crate::wire::{DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
 
 /// Never equal to a running logger's generation (those start at 1) nor to "none" (0).

@@ -26,7 +26,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{compiler_fence, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::shared::ThreadShared;
+use crate::counters::ThreadShared;
 
 /// Calls dropped because they interrupted a call on the same thread (a signal handler
 /// that logs). Counted in `stats()`'s totals as logged and dropped.

@@ -17,6 +17,8 @@ mod worker;
 
 use std::time::Duration;
 
+use crate::counters::NetCounters;
+
 /// Smallest send buffer.
 pub const MIN_SEND_BUFFER: usize = 64 << 10;
 
@@ -115,7 +117,7 @@ pub struct NetworkStats {
 }
 
 impl NetworkStats {
-    pub(crate) fn read(s: &sender::NetShared) -> NetworkStats {
+    pub(crate) fn read(s: &NetCounters) -> NetworkStats {
         use std::sync::atomic::Ordering::Relaxed;
         NetworkStats {
             peer: s.peer.clone(),

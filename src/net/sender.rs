@@ -26,50 +26,23 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::proto;
 use super::worker::Worker;
 use super::Network;
+use crate::counters::{NetCounters, ThreadShared};
 use crate::output::{Batch, Output, Pass};
-use crate::shared::ThreadShared;
 use crate::wire::header::FileHeader;
 use crate::wire::record::{Anchor, Drops};
 use crate::wire::{entry, ENTRY_HEADER_LEN};
 
 /// Bytes before each entry in the send buffer: its record count.
 pub(super) const PREFIX: usize = 4;
-
-/// Counters of the network sink, written by the consumer (`queued`, `dropped`, `gaps`) and
-/// the net thread (the rest). All Relaxed: they are statistics; `delivered` and `dropped`
-/// become exact once the sink is closed, which the join orders.
-#[derive(Debug, Default)]
-pub(crate) struct NetShared {
-    pub peer: String,
-    pub capacity: u64,
-    pub connected: AtomicBool,
-    pub connects: AtomicU64,
-    pub disconnects: AtomicU64,
-    pub records_queued: AtomicU64,
-    pub records_delivered: AtomicU64,
-    pub records_dropped: AtomicU64,
-    pub gap_markers: AtomicU64,
-    pub lost_at_shutdown: AtomicU64,
-    pub bytes_sent: AtomicU64,
-    pub buffered: AtomicU64,
-    pub high_water: AtomicU64,
-    pub last_error: Mutex<Option<String>>,
-}
-
-impl NetShared {
-    pub(super) fn set_error(&self, e: String) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-    }
-}
 
 pub(super) enum Ctl {
     /// A whole dictionary entry.
@@ -100,7 +73,7 @@ pub(crate) struct NetTap {
     seen: HashSet<(u8, u32)>,
     gaps: HashMap<u32, Gap>,
     deferred: VecDeque<Deferred>,
-    shared: Arc<NetShared>,
+    shared: Arc<NetCounters>,
     thread: Option<JoinHandle<()>>,
     scratch: Vec<u8>,
 }
@@ -113,11 +86,11 @@ impl std::fmt::Debug for NetTap {
 
 impl NetTap {
     /// Starts the net thread. `header` describes this source to the collector.
-    pub fn start(cfg: &Network, header: FileHeader) -> io::Result<(NetTap, Arc<NetShared>)> {
+    pub fn start(cfg: &Network, header: FileHeader) -> io::Result<(NetTap, Arc<NetCounters>)> {
         let (ring_tx, ring_rx) = rtrb::RingBuffer::new(cfg.send_buffer);
         let (ctl_tx, ctl_rx) = mpsc::channel();
         let shared =
-            Arc::new(NetShared { peer: cfg.addr.clone(), capacity: cfg.send_buffer as u64, ..Default::default() });
+            Arc::new(NetCounters { peer: cfg.addr.clone(), capacity: cfg.send_buffer as u64, ..Default::default() });
         let worker = Worker::new(cfg.clone(), ring_rx, ctl_rx, proto::encode_hello(&header), shared.clone());
         let thread = std::thread::Builder::new().name("tapelog-net".into()).spawn(move || {
             crate::frontend::reentry::mark_owned(0);

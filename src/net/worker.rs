@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::proto;
-use super::sender::{Ctl, NetShared, PREFIX};
+use super::sender::{Ctl, PREFIX};
 use super::Network;
+use crate::counters::NetCounters;
 use crate::wire::record::Split;
 use crate::wire::ENTRY_HEADER_LEN;
 
@@ -47,7 +48,7 @@ pub(super) struct Worker {
     retry_at: Instant,
     backoff: Duration,
     closing: Option<Instant>,
-    shared: Arc<NetShared>,
+    shared: Arc<NetCounters>,
 }
 
 impl Worker {
@@ -56,7 +57,7 @@ impl Worker {
         ring: rtrb::Consumer<u8>,
         ctl: mpsc::Receiver<Ctl>,
         hello: Vec<u8>,
-        shared: Arc<NetShared>,
+        shared: Arc<NetCounters>,
     ) -> Worker {
         Worker {
             retry_at: Instant::now(),

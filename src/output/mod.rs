@@ -18,7 +18,7 @@ pub(crate) mod routed;
 use std::time::Instant;
 
 use crate::consumer::dictionary::Dictionary;
-use crate::shared::ThreadShared;
+use crate::counters::ThreadShared;
 use crate::wire::record::{Anchor, Drops, Split};
 
 /// Records of one thread that the drain loop took, with what is needed to take them apart.

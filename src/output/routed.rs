@@ -8,26 +8,16 @@
 //! have picked. The main segments have them all.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Batch, Output, Pass};
-use crate::config::Durability;
 use crate::consumer::dictionary::Dictionary;
-use crate::shared::ThreadShared;
+use crate::counters::{OutputCounters, ThreadShared};
+use crate::policy::Durability;
 use crate::wire::record::{for_each_shape, record_len_split, Anchor, BatchHead, ShapeEntry, ThreadEntry};
 use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
 use tapelog_segment::SegmentWriter;
-
-/// Counters of one routed output, for `stats().outputs`. Written by the consumer only, read
-/// with Relaxed by `stats()`: statistics, final once shutdown has joined the consumer.
-#[derive(Debug, Default)]
-pub(crate) struct OutputCounters {
-    pub name: String,
-    pub records: AtomicU64,
-    pub bytes: AtomicU64,
-    pub errors: AtomicU64,
-}
 
 pub(crate) struct RoutedSegments {
     /// This output's bit in `Site::routes`.

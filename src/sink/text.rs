@@ -16,12 +16,12 @@ use std::time::Instant;
 
 use super::out::{Out, TextOutSpec};
 use super::syslog;
-use super::user::{Chunk, Guarded, RawBatch, Record, Sink, SinkCounters, SiteCache, Worker};
-use super::writer::TextCounters;
+use super::user::{Chunk, Guarded, RawBatch, Record, Sink, SiteCache, Worker};
+use crate::counters::ThreadShared;
+use crate::counters::{SinkCounters, TextCounters};
 use crate::frontend::callsite::Callsite;
 use crate::output::{Batch, Output, Pass};
 use crate::serde_arg::{Shape, Shapes};
-use crate::shared::ThreadShared;
 use crate::text::line::{self, UtcNanos};
 use crate::text::{recycle, Template, Value};
 use crate::wire::kinds::{decode_args, ArgKind};

@@ -13,12 +13,13 @@
 //! one method, [`Sink::line`], and gets the very lines the text outputs print.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::counters::SinkCounters;
 use crate::text::Value;
 use crate::wire::record::Anchor;
 use crate::Level;
@@ -201,39 +202,6 @@ pub struct RawBatch<'a> {
     pub ticks_per_sec: f64,
     /// The records, back to back.
     pub bytes: &'a [u8],
-}
-
-/// Counters of one sink. Relaxed everywhere but `newly_disabled`: statistics, final once
-/// shutdown has joined the threads that write them.
-#[derive(Debug, Default)]
-pub(crate) struct SinkCounters {
-    pub name: String,
-    pub records: AtomicU64,
-    pub dropped: AtomicU64,
-    /// Records the sink logged itself, not handed back to it.
-    pub own: AtomicU64,
-    pub panics: AtomicU64,
-    /// Set when it panicked; the consumer reports it once.
-    pub newly_disabled: AtomicBool,
-    pub disabled: Mutex<Option<String>>,
-}
-
-impl SinkCounters {
-    fn disable(&self, why: String) {
-        self.panics.fetch_add(1, Ordering::Relaxed);
-        *self.disabled.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-        // Release: whoever sees the flag (Acquire) sees the reason.
-        self.newly_disabled.store(true, Ordering::Release);
-    }
-
-    /// Why the sink was disabled, if that happened since the last call (each reported once).
-    pub fn take_disabled(&self) -> Option<String> {
-        // Acquire pairs with `disable`'s Release: the reason is there.
-        if !self.newly_disabled.swap(false, Ordering::Acquire) {
-            return None;
-        }
-        Some(self.disabled.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default())
-    }
 }
 
 /// A user sink with its state, on whichever thread runs it.

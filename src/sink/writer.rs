@@ -7,11 +7,13 @@
 //! output, except at shutdown, which waits up to the configured timeout.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crate::counters::TextCounters;
 
 /// A chunk is handed over once it holds this many bytes (and at the end of every consumer
 /// pass).
@@ -45,61 +47,6 @@ impl Dest {
         } else {
             lines
         }
-    }
-}
-
-/// Counters of one output, shared with `stats()` and `flush()`.
-#[derive(Debug)]
-pub(crate) struct TextCounters {
-    pub name: String,
-    /// Lines (or messages) and bytes written to the destination (bytes of whole chunks
-    /// only).
-    pub lines: AtomicU64,
-    pub bytes: AtomicU64,
-    /// Lines given up: the queue was full, the destination failed, or shutdown timed out.
-    pub dropped: AtomicU64,
-    /// Chunks that lost lines: failed writes, sends, or connection attempts.
-    pub errors: AtomicU64,
-    /// Lines of every chunk the writer finished, written or failed.
-    finished_lines: AtomicU64,
-    /// Sequence number of the last chunk the writer finished (written or failed).
-    done: Mutex<u64>,
-    done_cv: Condvar,
-    /// The chunk `flush()` waits for: the last one handed over by the flushing pass.
-    pub flush_target: AtomicU64,
-}
-
-impl TextCounters {
-    fn new(name: String) -> Self {
-        TextCounters {
-            name,
-            lines: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            finished_lines: AtomicU64::new(0),
-            done: Mutex::new(0),
-            done_cv: Condvar::new(),
-            flush_target: AtomicU64::new(0),
-        }
-    }
-
-    /// Waits until chunk `seq` is finished or `deadline` passes; true if finished.
-    pub fn wait_done(&self, seq: u64, deadline: Instant) -> bool {
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        while *done < seq {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            done = self.done_cv.wait_timeout(done, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
-        true
-    }
-
-    fn finish(&self, seq: u64) {
-        *self.done.lock().unwrap_or_else(|p| p.into_inner()) = seq;
-        self.done_cv.notify_all();
     }
 }
 
