@@ -61,10 +61,10 @@ pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use net::{Network, NetworkStats};
 pub use panic_hook::install_panic_hook;
 pub use policy::{Durability, Idle, Overflow};
-pub use route::{Output, Route};
+pub use route::{Output, Route, TextOutput};
 pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
-pub use sink::{Facility, RawBatch, Record, Sink, Syslog, TextOutput, Transport};
+pub use sink::{Facility, RawBatch, Record, Sink, Syslog, Transport};
 pub use stats::{
     health, stats, Health, HealthStatus, OutputStats, SampledSite, SinkStats, Stats, TextStats, ThreadStats, Totals,
 };

@@ -30,7 +30,8 @@
 use std::path::PathBuf;
 
 use crate::frontend::callsite::Callsite;
-use crate::{Durability, Level, TextOutput};
+use crate::sink::syslog::{Syslog, Transport};
+use crate::{Durability, Level};
 
 /// Which records an [`Output`] gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +191,52 @@ impl Output {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// A text output: where formatted lines go.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("tapelog-doc-text-{}", std::process::id()));
+/// let guard = tapelog::Builder::new()
+///     .dir(&dir)                                                 // binary segments, and
+///     .text_output(tapelog::TextOutput::File(dir.join("app.log"))) // the same as text
+///     .start()?;
+/// tapelog::info!("filled {} @ {}", 100u32, 101.25f64);
+/// tapelog::flush(); // also waits until the line is in app.log
+/// let text = std::fs::read_to_string(dir.join("app.log"))?;
+/// assert!(text.ends_with("filled 100 @ 101.25\n"));
+/// drop(guard);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TextOutput {
+    /// Standard error; colored when it is a terminal and `NO_COLOR` is unset.
+    Stderr,
+    /// Standard output; colored when it is a terminal and `NO_COLOR` is unset.
+    Stdout,
+    /// A plain text file, appended to (created, with its directory, if missing); never
+    /// colored.
+    File(PathBuf),
+    /// RFC 5424 messages to a syslog collector, over UDP or TCP (see [`Syslog`]). A
+    /// collector that is down never fails `start()`: its messages are counted as dropped
+    /// until it is back.
+    Syslog(Syslog),
+}
+
+impl TextOutput {
+    /// The name `stats()` reports it under: `stderr`, `stdout` or the file's path.
+    pub fn name(&self) -> String {
+        match self {
+            TextOutput::Stderr => "stderr".into(),
+            TextOutput::Stdout => "stdout".into(),
+            TextOutput::File(p) => p.display().to_string(),
+            TextOutput::Syslog(s) => {
+                format!("syslog+{}://{}", if s.transport() == Transport::Tcp { "tcp" } else { "udp" }, s.addr())
+            }
+        }
     }
 }
 

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use crate::frontend::callsite::{registered_since, Registered};
-use crate::wire::record::{for_each_shape, record_len_split, static_args_len, CallsiteEntry, Split};
-use crate::wire::{ArgKind, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
+use crate::wire::record::{for_each_shape, static_args_len, CallsiteEntry, Split};
+use crate::wire::{ArgKind, Layout, Malformed, Records};
 
 pub(crate) struct Site {
     pub reg: Registered,
@@ -95,6 +95,14 @@ impl Dictionary {
     pub fn site(&mut self, id: u32) -> Option<&Site> {
         let idx = id as usize;
         if idx >= self.sites.len() || self.sites[idx].is_none() {
+            self.refresh_sites();
+        }
+        self.get(id)
+    }
+
+    /// Takes the call sites registered since the last look.
+    fn refresh_sites(&mut self) {
+        {
             let mut fresh = Vec::new();
             registered_since(self.known_sites, &mut fresh);
             for reg in fresh {
@@ -110,7 +118,6 @@ impl Dictionary {
                 self.sites.push(Some(Site { reg, routes, static_len, has_serde, in_segment: 0 }));
             }
         }
-        self.get(id)
     }
 
     /// The fixed record length of site `id` if it is known to be in main segment `serial`
@@ -163,35 +170,40 @@ impl Dictionary {
         missing
     }
 
-    /// Walks the records of `split[start..end]`, refreshing from the registry as it meets
-    /// new call sites: counts records and the drops that markers report, and stops at the
-    /// first record it cannot take apart.
+    /// Walks the records of `split[start..end]` (through `wire::Records`, refreshing from
+    /// the registry when it meets a call site it does not know yet): counts records and the
+    /// drops that markers report, and stops at the first record it cannot take apart.
     pub fn walk(&mut self, split: Split<'_>, start: usize, end: usize) -> Walked {
+        let al = split.a.len();
+        let bytes = Split { a: &split.a[..end.min(al)], b: &split.b[..end.saturating_sub(al)] };
         let mut w = Walked { end: start, ..Walked::default() };
-        while w.end < end {
-            let pos = w.end;
-            let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
-            let len = if id == DROP_MARKER_ID {
-                RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD
-            } else {
-                let Some(site) = self.site(id) else { break };
-                w.serde |= site.has_serde;
-                match record_len_split(split, pos, &site.reg.kinds, site.static_len) {
-                    Ok(l) => l,
-                    Err(_) => break,
+        let mut refreshed = false;
+        loop {
+            let sites = &self.sites;
+            let lookup = |id: u32| sites.get(id as usize)?.as_ref().map(|s| Layout::of(&s.reg.kinds, s.static_len));
+            let mut unknown = false;
+            for r in Records::starting_at(bytes, w.end, lookup) {
+                match r {
+                    Ok(rec) => {
+                        match rec.drops {
+                            Some(d) => w.marker_drops += d.count,
+                            None => {
+                                w.records += 1;
+                                w.serde |= sites[rec.id as usize].as_ref().is_some_and(|s| s.has_serde);
+                            }
+                        }
+                        w.end = rec.end();
+                    }
+                    Err(e) => unknown = matches!(e.what, Malformed::UnknownSite(_)),
                 }
-            };
-            if pos + len > end {
-                break;
             }
-            if id == DROP_MARKER_ID {
-                w.marker_drops += split.get::<8>(pos + RECORD_HEADER_LEN).map_or(0, u64::from_le_bytes);
-            } else {
-                w.records += 1;
+            if !unknown || refreshed {
+                return w;
             }
-            w.end = pos + len;
+            // A call site registered since the last look: take it, and go on from there.
+            refreshed = true;
+            self.refresh_sites();
         }
-        w
     }
 
     /// Counts (best effort) the records in `split` from `pos`, for loss accounting: one

@@ -33,23 +33,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::proto;
-use super::worker::Worker;
+use super::worker::{Ctl, Worker, PREFIX};
 use super::Network;
 use crate::counters::{NetCounters, ThreadShared};
 use crate::output::{Batch, Output, Pass};
 use crate::wire::header::FileHeader;
 use crate::wire::record::{Anchor, Drops};
 use crate::wire::{entry, ENTRY_HEADER_LEN};
-
-/// Bytes before each entry in the send buffer: its record count.
-pub(super) const PREFIX: usize = 4;
-
-pub(super) enum Ctl {
-    /// A whole dictionary entry.
-    Dict((u8, u32), Vec<u8>),
-    /// Deliver what is buffered, until the deadline.
-    Close(Instant),
-}
 
 /// A gap not yet reported: records of one thread that did not fit.
 #[derive(Clone, Copy)]

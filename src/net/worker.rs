@@ -13,11 +13,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::proto;
-use super::sender::{Ctl, PREFIX};
 use super::Network;
 use crate::counters::NetCounters;
 use crate::wire::record::Split;
 use crate::wire::ENTRY_HEADER_LEN;
+
+/// Bytes before each entry in the send buffer: its record count.
+pub(super) const PREFIX: usize = 4;
+
+/// What the consumer tells the net thread besides the send buffer.
+pub(super) enum Ctl {
+    /// A whole dictionary entry.
+    Dict((u8, u32), Vec<u8>),
+    /// Deliver what is buffered, until the deadline.
+    Close(Instant),
+}
 
 /// Most bytes framed for the socket at a time.
 const OUT_CHUNK: usize = 256 << 10;

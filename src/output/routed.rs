@@ -15,8 +15,8 @@ use super::{Batch, Output, Pass};
 use crate::consumer::dictionary::Dictionary;
 use crate::counters::{OutputCounters, ThreadShared};
 use crate::policy::Durability;
-use crate::wire::record::{for_each_shape, record_len_split, Anchor, BatchHead, ShapeEntry, ThreadEntry};
-use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, ENTRY_HEADER_LEN, RECORD_HEADER_LEN};
+use crate::wire::record::{for_each_shape, Anchor, BatchHead, ShapeEntry, ThreadEntry};
+use crate::wire::{entry, Layout, Records, BATCH_FIXED_LEN, ENTRY_HEADER_LEN};
 use tapelog_segment::SegmentWriter;
 
 pub(crate) struct RoutedSegments {
@@ -72,26 +72,23 @@ impl RoutedSegments {
         self.used_sites.clear();
         self.used_shapes.clear();
         let mut records = 0u64;
-        let mut pos = b.start;
-        while pos < b.end {
-            let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
-            if id == DROP_MARKER_ID {
-                pos += RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD;
-                continue;
+        let lookup = |id: u32| dict.get(id).map(|s| Layout::of(&s.reg.kinds, s.static_len));
+        // The drain loop hands over only records it took apart already.
+        for r in Records::starting_at(split, b.start, lookup) {
+            let Ok(rec) = r else { break };
+            if rec.end() > b.end {
+                break;
             }
-            // The consumer only hands over records it took apart already.
-            let Some(site) = dict.get(id) else { break };
-            let Ok(len) = record_len_split(split, pos, &site.reg.kinds, site.static_len) else { break };
+            let Some(site) = dict.get(rec.id).filter(|_| rec.drops.is_none()) else { continue };
             if site.routes & self.bit != 0 {
-                split.pieces(pos, pos + len, |p| self.staging.extend_from_slice(p));
-                self.used_sites.push(id);
+                split.pieces(rec.at, rec.end(), |p| self.staging.extend_from_slice(p));
+                self.used_sites.push(rec.id);
                 if site.has_serde {
                     let used = &mut self.used_shapes;
-                    let _ = for_each_shape(split, pos, &site.reg.kinds, |s| used.push(s));
+                    let _ = for_each_shape(split, rec.at, &site.reg.kinds, |s| used.push(s));
                 }
                 records += 1;
             }
-            pos += len;
         }
         if records == 0 {
             return;

@@ -12,6 +12,5 @@ pub mod text;
 pub mod user;
 pub(crate) mod writer;
 
-pub use out::TextOutput;
 pub use syslog::{Facility, Syslog, Transport};
 pub use user::{RawBatch, Record, Sink};

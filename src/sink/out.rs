@@ -1,59 +1,14 @@
-//! One text destination: what a program configures ([`TextOutput`]) and the line buffer
-//! the consumer fills for it, handed in chunks to the destination's writer thread
+//! One text destination ([`TextOutput`], configured in `route.rs`): the line buffer the
+//! consumer fills for it, handed in chunks to the destination's writer thread
 //! ([`super::writer`]).
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
-use super::syslog::{Header, Link, Syslog, Transport};
+use super::syslog::{Header, Link};
 use super::writer::{Dest, Writer, CHUNK_BYTES};
+use crate::route::TextOutput;
 use crate::text::line;
-
-/// A text output: where formatted lines go.
-///
-/// ```
-/// let dir = std::env::temp_dir().join(format!("tapelog-doc-text-{}", std::process::id()));
-/// let guard = tapelog::Builder::new()
-///     .dir(&dir)                                                 // binary segments, and
-///     .text_output(tapelog::TextOutput::File(dir.join("app.log"))) // the same as text
-///     .start()?;
-/// tapelog::info!("filled {} @ {}", 100u32, 101.25f64);
-/// tapelog::flush(); // also waits until the line is in app.log
-/// let text = std::fs::read_to_string(dir.join("app.log"))?;
-/// assert!(text.ends_with("filled 100 @ 101.25\n"));
-/// drop(guard);
-/// # std::fs::remove_dir_all(&dir).ok();
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TextOutput {
-    /// Standard error; colored when it is a terminal and `NO_COLOR` is unset.
-    Stderr,
-    /// Standard output; colored when it is a terminal and `NO_COLOR` is unset.
-    Stdout,
-    /// A plain text file, appended to (created, with its directory, if missing); never
-    /// colored.
-    File(PathBuf),
-    /// RFC 5424 messages to a syslog collector, over UDP or TCP (see [`Syslog`]). A
-    /// collector that is down never fails `start()`: its messages are counted as dropped
-    /// until it is back.
-    Syslog(Syslog),
-}
-
-impl TextOutput {
-    /// The name `stats()` reports it under: `stderr`, `stdout` or the file's path.
-    pub fn name(&self) -> String {
-        match self {
-            TextOutput::Stderr => "stderr".into(),
-            TextOutput::Stdout => "stdout".into(),
-            TextOutput::File(p) => p.display().to_string(),
-            TextOutput::Syslog(s) => {
-                format!("syslog+{}://{}", if s.transport() == Transport::Tcp { "tcp" } else { "udp" }, s.addr())
-            }
-        }
-    }
-}
 
 /// A text output as configured: its name and route if it is a named output, the
 /// destination, and whether it writes NDJSON.
