@@ -27,11 +27,14 @@ use crate::text::{recycle, Template, Value};
 use crate::wire::kinds::{decode_args, ArgKind};
 use crate::wire::record::{Anchor, Drops, Split};
 use crate::wire::{unwrap_ticks, RECORD_HEADER_LEN};
+use crate::wire::{Layout, Malformed, RecordError, Records};
 
 /// What a call site's lines need, prepared once.
 struct SiteText {
     cs: &'static Callsite,
     kinds: Arc<[u8]>,
+    /// Bytes of its arguments, if every record of the site has the same.
+    static_len: Option<usize>,
     template: Result<Template, String>,
     /// Bit `i` set when output `i` takes this call site's records (routes).
     outs: u64,
@@ -182,24 +185,30 @@ impl TextSinks {
         let mut pos = start;
         let format = !self.outs.is_empty() || self.users.iter().any(|u| !u.raw);
         while pos < end {
-            let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
-            let len = if id == crate::wire::DROP_MARKER_ID {
-                RECORD_HEADER_LEN + crate::wire::DROP_MARKER_PAYLOAD
-            } else {
-                let Some((cs, kinds, static_len)) = site(id) else { break };
-                let Ok(len) = crate::wire::record::record_len_split(split, pos, &kinds, static_len) else { break };
-                self.ensure_site(id, cs, kinds);
-                len
+            // One record through the format's iterator, measured with what this output knows
+            // of the call site; a site met for the first time is prepared, then measured.
+            let next = {
+                let sites = &self.sites;
+                let lookup = |id: u32| sites.get(id as usize)?.as_ref().map(|s| Layout::of(&s.kinds, s.static_len));
+                Records::starting_at(split, pos, lookup).next()
+            };
+            let (id, len, drops) = match next {
+                Some(Ok(r)) => (r.id, r.len, r.drops),
+                Some(Err(RecordError { what: Malformed::UnknownSite(id), .. })) => {
+                    let Some((cs, kinds, static_len)) = site(id) else { break };
+                    self.ensure_site(id, cs, kinds, static_len);
+                    continue;
+                }
+                _ => break,
             };
             if pos + len > end {
                 break;
             }
             if !format {
                 // Only raw sinks and sinks on their own threads: count, do not format.
-                if id == crate::wire::DROP_MARKER_ID {
-                    marker_drops += split.get::<8>(pos + RECORD_HEADER_LEN).map_or(0, u64::from_le_bytes);
-                } else {
-                    records += 1;
+                match drops {
+                    Some(d) => marker_drops += d.count,
+                    None => records += 1,
                 }
                 pos += len;
                 continue;
@@ -284,7 +293,7 @@ impl TextSinks {
         self.batch = copy;
     }
 
-    fn ensure_site(&mut self, id: u32, cs: &'static Callsite, kinds: Arc<[u8]>) {
+    fn ensure_site(&mut self, id: u32, cs: &'static Callsite, kinds: Arc<[u8]>, static_len: Option<usize>) {
         let i = id as usize;
         if self.sites.len() <= i {
             self.sites.resize_with(i + 1, || None);
@@ -297,7 +306,7 @@ impl TextSinks {
                     outs |= 1 << b;
                 }
             }
-            self.sites[i] = Some(SiteText { cs, kinds, template, outs });
+            self.sites[i] = Some(SiteText { cs, kinds, static_len, template, outs });
         }
     }
 
