@@ -17,6 +17,9 @@ pub(crate) struct Config {
     pub dir: PathBuf,
     pub segment_size: usize,
     pub ring_capacity: usize,
+    /// Budget for the bytes of every thread's ring together; `None`: [`crate::ring`]'s
+    /// default share of physical memory.
+    pub max_ring_memory: Option<usize>,
     pub overflow: Overflow,
     pub consumer_core: Option<usize>,
     pub idle: Idle,
@@ -110,6 +113,7 @@ impl Builder {
                 dir: PathBuf::from("logs"),
                 segment_size: 64 << 20,
                 ring_capacity: 1 << 20,
+                max_ring_memory: None,
                 overflow: Overflow::Drop,
                 consumer_core: None,
                 idle: Idle::Backoff,
@@ -146,10 +150,24 @@ impl Builder {
         self
     }
 
-    /// Bytes of ring per producer thread (1 KiB ..= 1 GiB). The memory budget is this times
-    /// the number of logging threads.
+    /// Bytes of ring per producer thread (1 KiB ..= 1 GiB). A ring is faulted in when its
+    /// thread first logs (or calls [`preallocate`](crate::preallocate)), so its memory is
+    /// resident from then on, within [`max_ring_memory`](Self::max_ring_memory).
     pub fn ring_capacity(mut self, bytes: usize) -> Self {
         self.cfg.ring_capacity = bytes;
+        self
+    }
+
+    /// Budget for the rings of every thread together, in bytes (default: an eighth of
+    /// physical memory, at least 256 MiB). Once fewer than four more full rings fit, new
+    /// threads get smaller ones, halved down to 64 KiB (or `ring_capacity` if that is
+    /// smaller); a thread for which
+    /// not even that fits gets none, and its calls are dropped and counted
+    /// ([`Totals::dropped_no_ring`](crate::Totals::dropped_no_ring)) until rings of exited
+    /// threads return to the budget. Both are reported in the log as WARN records of thread
+    /// `tapelog`.
+    pub fn max_ring_memory(mut self, bytes: usize) -> Self {
+        self.cfg.max_ring_memory = Some(bytes);
         self
     }
 

@@ -77,6 +77,10 @@ pub(crate) struct Totals {
     pub batches: AtomicU64,
     pub io_errors: AtomicU64,
     pub unwritten_at_shutdown: AtomicU64,
+    /// Threads that got a smaller ring than configured, or none, under the ring memory
+    /// budget (written by producers as they attach, read by the consumer to report them).
+    pub rings_shrunk: AtomicU64,
+    pub rings_refused: AtomicU64,
 }
 
 /// Counters of one routed output, for `stats().outputs`. Written by the consumer only, read

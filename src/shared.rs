@@ -3,8 +3,8 @@
 //! Owns the running logger's state ([`Shared`]: its settings, the ring handover, the flush
 //! barrier, the list of threads and the counters of its outputs) and the process-wide slots
 //! that name it (`CURRENT`, `GENERATION`). It imports only the settings (`config`), the
-//! counters (`counters`) and the synchronization it is built of (`sync`): never the
-//! consumer, its outputs or the hot path, which all import it.
+//! counters (`counters`), the ring lease (`ring`) and the synchronization it is built of
+//! (`sync`): never the consumer, its outputs or the hot path, which all import it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -46,10 +46,16 @@ pub(crate) static CURRENT: Mutex<Option<Arc<Shared>>> = Mutex::new(None);
 /// whose thread-locals were already destroyed).
 pub(crate) static NO_LOGGER_DROPS: AtomicU64 = AtomicU64::new(0);
 
+/// Records logged by threads that the ring memory budget gave no ring.
+pub(crate) static NO_RING_DROPS: AtomicU64 = AtomicU64::new(0);
+
 /// A thread's ring handed to the consumer.
 pub(crate) struct NewThread {
     pub ring: rtrb::Consumer<u8>,
     pub shared: Arc<ThreadShared>,
+    /// The ring's bytes out of the budget; shared with the producer's half, so it returns
+    /// when the last half (and so the memory) is freed.
+    pub lease: Arc<crate::ring::Lease>,
 }
 
 /// One running logger.

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::shared::{current, NO_LOGGER_DROPS};
+use crate::shared::{current, NO_LOGGER_DROPS, NO_RING_DROPS};
 
 /// A snapshot of one producer thread's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,6 +73,19 @@ pub struct Totals {
     pub io_errors: u64,
     /// Records still unwritten when a shutdown gave up waiting for a stuck consumer.
     pub unwritten_at_shutdown: u64,
+    /// Calls dropped because the ring memory budget
+    /// ([`Builder::max_ring_memory`](crate::Builder::max_ring_memory)) had no room for their
+    /// thread's ring (process-wide). Counted in `logged` and `dropped` too.
+    pub dropped_no_ring: u64,
+    /// Bytes of ring memory held now, process-wide (every ring is faulted in, so this is
+    /// resident memory).
+    pub ring_memory: u64,
+    /// The budget `ring_memory` stays within.
+    pub ring_memory_limit: u64,
+    /// Threads of this logger that got a smaller ring than configured under the budget.
+    pub rings_shrunk: u64,
+    /// Times a thread of this logger got no ring under the budget.
+    pub rings_refused: u64,
 }
 
 /// A snapshot of every counter. See [`stats()`].
@@ -196,10 +209,13 @@ pub fn stats() -> Stats {
         });
     }
     let reentrant = crate::frontend::reentry::REENTRANT_DROPS.load(Ordering::Relaxed);
+    let no_ring = NO_RING_DROPS.load(Ordering::Relaxed);
     out.total.dropped_no_logger = no_logger;
     out.total.dropped_reentrant = reentrant;
-    out.total.logged = no_logger + reentrant;
-    out.total.dropped = no_logger + reentrant;
+    out.total.dropped_no_ring = no_ring;
+    out.total.logged = no_logger + reentrant + no_ring;
+    out.total.dropped = no_logger + reentrant + no_ring;
+    out.total.ring_memory = crate::ring::leased() as u64;
     let Some(sh) = current() else { return out };
     out.running = sh.generation == crate::shared::GENERATION.load(Ordering::Relaxed);
     let threads = sh.threads.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -238,6 +254,9 @@ pub fn stats() -> Stats {
     out.total.batches = t.batches.load(Ordering::Relaxed);
     out.total.io_errors = t.io_errors.load(Ordering::Relaxed);
     out.total.unwritten_at_shutdown = t.unwritten_at_shutdown.load(Ordering::Relaxed);
+    out.total.rings_shrunk = t.rings_shrunk.load(Ordering::Relaxed);
+    out.total.rings_refused = t.rings_refused.load(Ordering::Relaxed);
+    out.total.ring_memory_limit = sh.config.max_ring_memory.unwrap_or_else(crate::ring::default_budget) as u64;
     for c in &sh.text {
         out.text.push(TextStats {
             output: c.name.clone(),

@@ -169,6 +169,8 @@ impl Drop for AliveGuard {
 struct Slot {
     ring: rtrb::Consumer<u8>,
     info: SlotInfo,
+    /// Returned to the ring memory budget when this slot and the producer's half are gone.
+    _lease: Arc<crate::ring::Lease>,
 }
 
 struct SlotInfo {
@@ -242,6 +244,8 @@ struct Consumer {
     segments: bool,
     /// The latest calibration anchor, for the outputs' timestamps.
     anchor: Anchor,
+    /// `Totals::rings_refused` when it was last reported.
+    refused_reported: u64,
 }
 
 impl Consumer {
@@ -278,6 +282,7 @@ impl Consumer {
             warn_ticks,
             segments,
             anchor,
+            refused_reported: 0,
         };
         c.shared.totals.segments.store(u64::from(c.shared.config.segments), Ordering::Relaxed);
         c.write_anchor();
@@ -314,6 +319,7 @@ impl Consumer {
             self.maybe_anchor();
             self.seg.publish();
             self.report_disabled_sinks();
+            self.report_refused_rings();
             let pass = Pass { work: work > 0, flush: flushing };
             for o in &mut self.outputs {
                 o.end_pass(pass);
@@ -389,7 +395,10 @@ impl Consumer {
         let mut new = Vec::new();
         self.shared.handover.take(&mut new);
         for t in new {
-            self.slots.push(Slot { ring: t.ring, info: SlotInfo::new(t.shared) });
+            if t.shared.capacity < self.shared.config.ring_capacity {
+                self.report_shrunk_ring(&t.shared);
+            }
+            self.slots.push(Slot { ring: t.ring, info: SlotInfo::new(t.shared), _lease: t.lease });
         }
     }
 
@@ -438,7 +447,7 @@ impl Consumer {
         self.origin = self.slots[i].info.shared.origin;
         let mut slot = self.slots.swap_remove(i);
         let taken = {
-            let Slot { ring, info } = &mut slot;
+            let Slot { ring, info, .. } = &mut slot;
             let chunk = match ring.read_chunk(n) {
                 Ok(c) => c,
                 // read_chunk(n) with n <= slots() cannot fail.

@@ -204,4 +204,43 @@ impl Consumer {
         crate::text::line::push_thread(&mut name, &info.shared.name, id);
         self.write_own(&CAPACITY_SITE, (&name.as_str(), &id, &pct, &(depth as u64), &(cap as u64), &hw));
     }
+
+    /// Writes a WARN record for a thread whose ring the memory budget made smaller.
+    pub(super) fn report_shrunk_ring(&mut self, t: &ThreadShared) {
+        static SHRUNK_SITE: Callsite = Callsite::new(
+            crate::Level::Warn,
+            "thread {} (id {}) got a ring of {} bytes instead of {}: ring memory budget of {} bytes \
+             (max_ring_memory) is nearly used up",
+            module_path!(),
+            file!(),
+            line!(),
+        );
+        let c = &self.shared.config;
+        let limit = c.max_ring_memory.unwrap_or_else(crate::ring::default_budget) as u64;
+        let mut name = String::new();
+        crate::text::line::push_thread(&mut name, &t.name, t.id);
+        let args = (&name.as_str(), &t.id, &(t.capacity as u64), &(c.ring_capacity as u64), &limit);
+        self.write_own(&SHRUNK_SITE, args);
+    }
+
+    /// Writes a WARN record when threads were refused a ring by the memory budget since the
+    /// last look: their calls are dropped (and counted) until a ring fits.
+    pub(super) fn report_refused_rings(&mut self) {
+        let refused = self.shared.totals.rings_refused.load(Ordering::Relaxed);
+        if refused == self.refused_reported {
+            return;
+        }
+        let new = refused - self.refused_reported;
+        self.refused_reported = refused;
+        static REFUSED_SITE: Callsite = Callsite::new(
+            crate::Level::Warn,
+            "{} more threads got no ring: ring memory budget of {} bytes (max_ring_memory) is used \
+             up; their calls are dropped and counted until rings of exited threads free it",
+            module_path!(),
+            file!(),
+            line!(),
+        );
+        let limit = self.shared.config.max_ring_memory.unwrap_or_else(crate::ring::default_budget) as u64;
+        self.write_own(&REFUSED_SITE, (&new, &limit));
+    }
 }

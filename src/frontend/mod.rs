@@ -27,7 +27,8 @@ use reentry::{Busy, Role};
 use crate::clock;
 use crate::counters::ThreadShared;
 use crate::policy::Overflow;
-use crate::shared::{NewThread, CURRENT, GENERATION, NO_LOGGER_DROPS};
+use crate::ring;
+use crate::shared::{NewThread, CURRENT, GENERATION, NO_LOGGER_DROPS, NO_RING_DROPS};
 use crate::wire::{DROP_MARKER_ID, DROP_MARKER_PAYLOAD, RECORD_HEADER_LEN};
 
 /// Never equal to a running logger's generation (those start at 1) nor to "none" (0).
@@ -95,8 +96,11 @@ struct Cold {
     dropped: u64,
     gap_first: u64,
     gap_last: u64,
-    /// Staging for records that wrap around the end of the ring; sized at attach.
+    /// Staging for records that wrap around the end of the ring; sized (and touched) at
+    /// attach.
     scratch: Vec<u8>,
+    /// The ring's bytes out of the budget (returned once the consumer's half is freed too).
+    _lease: Arc<crate::ring::Lease>,
 }
 
 impl Drop for Cold {
@@ -111,6 +115,9 @@ impl Drop for Cold {
 thread_local! {
     static HOT: Hot = const { Hot::new() };
     static COLD: RefCell<Option<Cold>> = const { RefCell::new(None) };
+    /// The ring memory budget refused this thread a ring: (generation of that logger, ring
+    /// size asked, budget). Until a ring could fit, calls are dropped without the lock.
+    static REFUSED: Cell<(u64, usize, usize)> = const { Cell::new((0, 0, 0)) };
 }
 
 /// Logs one record through `cs`. Called by the macros.
@@ -308,10 +315,18 @@ fn slow_prepare() -> Prepared {
     }
     let attached = HOT.with(|h| h.generation.get() == current);
     if !attached {
+        if refused_still(current) {
+            NO_RING_DROPS.fetch_add(1, Ordering::Relaxed);
+            return Prepared::Dropped;
+        }
         // Drop the old ring (the consumer drains what is left), then attach to the new one.
         let _ = COLD.try_with(|c| c.try_borrow_mut().map(|mut c| *c = None));
         if current == 0 || !attach() {
-            no_logger_drop();
+            if refused_still(current) {
+                NO_RING_DROPS.fetch_add(1, Ordering::Relaxed);
+            } else {
+                no_logger_drop();
+            }
             return Prepared::Dropped;
         }
     }
@@ -423,6 +438,57 @@ fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
     }
 }
 
+/// Whether the budget refused this thread a ring for the logger of generation `current`
+/// and still has no room for one (one relaxed load, no lock).
+fn refused_still(current: u64) -> bool {
+    REFUSED.try_with(|r| {
+        let (generation, wanted, limit) = r.get();
+        generation == current && current != 0 && !ring::could_lease(&ring::LEASED, wanted, limit)
+    }) == Ok(true)
+}
+
+/// A buffer of `n` bytes' capacity whose memory has been written once (so its first use on
+/// a later call takes no page fault), left empty.
+fn touched(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    v.clear();
+    v
+}
+
+/// Makes this thread ready to log without a first-call cost: creates its ring for the
+/// running logger (faulted in, leased from [`Builder::max_ring_memory`](crate::Builder::max_ring_memory))
+/// and its staging buffers, so not even its first log call takes a page fault, an allocation
+/// or a lock. Call it at the start of a thread's hot loop, after [`Builder::start`](crate::Builder::start).
+/// (A call site's first call still registers it, once per process: log each call site once
+/// during warm-up to take that off the hot loop too.)
+///
+/// Returns the bytes of the thread's ring, or `None` when no logger runs, on the consumer
+/// thread, or when the budget has no room for a ring (the thread's calls are then dropped
+/// and counted until it has).
+pub fn preallocate() -> Option<usize> {
+    if reentry::role() == Role::Consumer {
+        return None;
+    }
+    crate::serde_arg::preallocate();
+    // SAFETY: used only during this call, on this thread.
+    let h = unsafe { hot() };
+    let _busy = Busy::enter(&h.busy)?;
+    let current = GENERATION.load(Ordering::Acquire);
+    if current == 0 {
+        return None;
+    }
+    if h.generation.get() != current {
+        if refused_still(current) {
+            return None;
+        }
+        let _ = COLD.try_with(|c| c.try_borrow_mut().map(|mut c| *c = None));
+        if !attach() {
+            return None;
+        }
+    }
+    with_cold(|c, _| c.shared.capacity)
+}
+
 /// Creates this thread's ring for the running logger and hands it to the consumer.
 fn attach() -> bool {
     // A thread whose thread-locals are being destroyed cannot keep a ring: do not make one.
@@ -435,8 +501,20 @@ fn attach() -> bool {
     if shared.generation != GENERATION.load(Ordering::Relaxed) {
         return false;
     }
-    let cap = shared.config.ring_capacity;
-    let (producer, ring) = rtrb::RingBuffer::<u8>::new(cap);
+    let wanted = shared.config.ring_capacity;
+    let limit = shared.config.max_ring_memory.unwrap_or_else(ring::default_budget);
+    // Made and faulted in here, on the thread's first call (or in `preallocate`), so no
+    // later call touches an unmapped page of it.
+    let Some((producer, ring, lease)) = ring::make(&ring::LEASED, wanted, limit) else {
+        shared.totals.rings_refused.fetch_add(1, Ordering::Relaxed);
+        let _ = REFUSED.try_with(|r| r.set((shared.generation, wanted, limit)));
+        return false;
+    };
+    let cap = lease.bytes();
+    if cap < wanted {
+        shared.totals.rings_shrunk.fetch_add(1, Ordering::Relaxed);
+    }
+    let lease = Arc::new(lease);
     let th = std::thread::current();
     let mut ts = ThreadShared::new(
         NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed),
@@ -449,7 +527,7 @@ fn attach() -> bool {
     // Hand the ring over first: a closed handover (shutdown under way) refuses it, and then
     // this thread has no ring. If installing it below fails, dropping the producer abandons
     // the ring, which the consumer drains and frees.
-    if shared.handover.push(NewThread { ring, shared: ts.clone() }).is_err() {
+    if shared.handover.push(NewThread { ring, shared: ts.clone(), lease: lease.clone() }).is_err() {
         return false;
     }
     shared.threads.lock().unwrap_or_else(|p| p.into_inner()).push(ts.clone());
@@ -462,7 +540,8 @@ fn attach() -> bool {
         dropped: 0,
         gap_first: 0,
         gap_last: 0,
-        scratch: Vec::with_capacity(4096.min(cap)),
+        scratch: touched(4096.min(cap)),
+        _lease: lease,
     };
     let installed = COLD.try_with(|c| match c.try_borrow_mut() {
         Ok(mut c) => {

@@ -126,6 +126,22 @@ thread_local! {
     static STAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Gives this thread's staging buffer its working size now, its memory touched, so the
+/// first staged call neither allocates nor faults (see [`crate::preallocate`]).
+pub(crate) fn preallocate() {
+    let _ = STAGE.try_with(|cell| {
+        if let Ok(mut buf) = cell.try_borrow_mut() {
+            if buf.capacity() < STAGE_PREALLOC {
+                buf.resize(STAGE_PREALLOC, 0);
+                buf.clear();
+            }
+        }
+    });
+}
+
+/// What [`preallocate`] gives the staging buffer.
+const STAGE_PREALLOC: usize = 4 << 10;
+
 /// Runs `f` with the staged encoding of every staged argument of `stage_all` (in order).
 /// Uses this thread's buffer; a call made while it is in use (a `Serialize` impl that logs)
 /// stages into a fresh `Vec`.
