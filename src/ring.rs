@@ -18,10 +18,10 @@
 //! halves of its ring are freed (the thread exited or moved to a new logger, and the
 //! consumer drained and dropped its half): until then the memory is still held.
 //!
-//! This module imports nothing of the crate's: the hot path, the consumer and `shared` all
-//! import it.
+//! This module imports only the budget's counter (`sync::budget`, loom-checked): the hot
+//! path, the consumer and `shared` all import it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::budget::Budget;
 
 /// The smallest ring the budget shrinks a ring to (unless the configured one is smaller).
 pub const RING_FLOOR: usize = 64 << 10;
@@ -29,12 +29,10 @@ pub const RING_FLOOR: usize = 64 << 10;
 /// Rings at least this large are advised as huge pages before they are faulted in.
 const HUGE_RING: usize = 4 << 20;
 
-/// Bytes of ring currently leased, process-wide (every logger's, until freed).
-pub(crate) static LEASED: AtomicUsize = AtomicUsize::new(0);
-
-/// Bytes of ring memory leased now, process-wide.
-pub(crate) fn leased() -> usize {
-    LEASED.load(Ordering::Relaxed)
+/// Bytes of ring leased now, process-wide (every logger's, until freed).
+pub(crate) fn leased() -> &'static Budget {
+    static LEASED: std::sync::OnceLock<Budget> = std::sync::OnceLock::new();
+    LEASED.get_or_init(Budget::new)
 }
 
 /// Ring bytes out of a budget counter, returned when dropped (with the consumer's half of
@@ -42,17 +40,13 @@ pub(crate) fn leased() -> usize {
 #[derive(Debug)]
 pub(crate) struct Lease {
     bytes: usize,
-    from: &'static AtomicUsize,
+    from: &'static Budget,
 }
 
 impl Lease {
-    /// Takes `bytes` from the counter `from`, if the total stays within `limit`.
-    fn take(from: &'static AtomicUsize, bytes: usize, limit: usize) -> Option<Lease> {
-        // Relaxed: the counter is the only shared state; no other memory is published
-        // through it, and the read-modify-write alone makes concurrent leases add up.
-        from.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| used.checked_add(bytes).filter(|&n| n <= limit))
-            .ok()
-            .map(|_| Lease { bytes, from })
+    /// Takes `bytes` from `from`, if the total stays within `limit`.
+    fn take(from: &'static Budget, bytes: usize, limit: usize) -> Option<Lease> {
+        from.lease(bytes, limit).then_some(Lease { bytes, from })
     }
 
     /// Bytes this lease holds.
@@ -63,31 +57,31 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.from.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.from.give_back(self.bytes);
     }
 }
 
 /// Whether a ring of at least the floor for `wanted` could be leased now (a cheap check for
 /// threads the budget refused before, so they do not take a lock on every call).
-pub(crate) fn could_lease(from: &AtomicUsize, wanted: usize, limit: usize) -> bool {
-    from.load(Ordering::Relaxed).saturating_add(wanted.min(RING_FLOOR)) <= limit
+pub(crate) fn could_lease(from: &Budget, wanted: usize, limit: usize) -> bool {
+    wanted.min(RING_FLOOR) <= from.left(limit)
 }
 
-/// A new ring with every page faulted in, leased from the counter `from` (in the logger:
-/// [`LEASED`]) within `limit`; `None` if not even the floor fits.
+/// A new ring with every page faulted in, leased from `from` (in the logger: [`leased`])
+/// within `limit`; `None` if not even the floor fits.
 ///
 /// Its size is `wanted` while the budget has room for four more such rings; past that, the
 /// largest power-of-two fraction of `wanted` (down to the floor) that is at most a quarter of
 /// what is left, so that a budget running out serves many threads with smaller rings rather
 /// than a few with full ones and the rest with none.
 pub(crate) fn make(
-    from: &'static AtomicUsize,
+    from: &'static Budget,
     wanted: usize,
     limit: usize,
 ) -> Option<(rtrb::Producer<u8>, rtrb::Consumer<u8>, Lease)> {
     let floor = wanted.min(RING_FLOOR);
     let lease = loop {
-        let left = limit.saturating_sub(from.load(Ordering::Relaxed));
+        let left = from.left(limit);
         let mut cap = wanted;
         while cap > left / 4 && cap / 2 >= floor {
             cap /= 2;
@@ -129,7 +123,7 @@ fn fault_in(producer: &mut rtrb::Producer<u8>, cap: usize) {
 /// Asks for transparent huge pages over the whole 2 MiB pages inside `[p, p + len)`.
 /// Advisory: any failure (no THP, another OS) leaves ordinary pages.
 fn advise_huge(p: *mut u8, len: usize) {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     {
         const HUGE: usize = 2 << 20;
         let start = (p as usize).next_multiple_of(HUGE);
@@ -140,7 +134,7 @@ fn advise_huge(p: *mut u8, len: usize) {
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
         }
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), miri))]
     let _ = (p, len);
 }
 
@@ -151,7 +145,8 @@ pub(crate) fn default_budget() -> usize {
 }
 
 fn physical_memory() -> Option<usize> {
-    #[cfg(unix)]
+    // (Miri cannot ask the OS: there the budget is unlimited.)
+    #[cfg(all(unix, not(miri)))]
     {
         // SAFETY: sysconf only reads system parameters.
         let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
@@ -168,8 +163,9 @@ mod tests {
 
     #[test]
     fn rings_shrink_to_the_floor_then_are_refused_and_leases_come_back() {
-        // A counter of its own: other tests' loggers lease from `LEASED` meanwhile.
-        let used: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+        // A budget of its own: other tests' loggers lease from `leased()` meanwhile.
+        static USED: std::sync::OnceLock<Budget> = std::sync::OnceLock::new();
+        let used = USED.get_or_init(Budget::new);
         let limit = 6 << 20;
         // Full rings while four more would fit: 6 MiB left, then 5, then 4.
         let full: Vec<_> = (0..3).map(|_| make(used, 1 << 20, limit).expect("fits")).collect();
@@ -184,14 +180,14 @@ mod tests {
         assert_eq!(sizes[0], 1 << 19);
         assert!(sizes.windows(2).all(|w| w[1] <= w[0]), "{sizes:?}");
         assert_eq!(*sizes.last().unwrap(), RING_FLOOR, "{sizes:?}");
-        let held = used.load(Ordering::Relaxed);
+        let held = used.used();
         assert!(held <= limit && limit - held < RING_FLOOR, "{held}");
         assert!(!could_lease(used, 1 << 20, limit));
         let (mut p3, _c3, c) = rings.pop().unwrap();
         assert_eq!(p3.buffer().capacity(), RING_FLOOR);
         drop(c);
         assert!(could_lease(used, 1 << 20, limit));
-        assert_eq!(used.load(Ordering::Relaxed), held - RING_FLOOR);
+        assert_eq!(used.used(), held - RING_FLOOR);
         // The faulted-in ring is empty and fully writable.
         assert_eq!(p3.slots(), RING_FLOOR);
         assert!(p3.write_chunk_uninit(RING_FLOOR).is_ok());

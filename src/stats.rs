@@ -215,7 +215,7 @@ pub fn stats() -> Stats {
     out.total.dropped_no_ring = no_ring;
     out.total.logged = no_logger + reentrant + no_ring;
     out.total.dropped = no_logger + reentrant + no_ring;
-    out.total.ring_memory = crate::ring::leased() as u64;
+    out.total.ring_memory = crate::ring::leased().used() as u64;
     let Some(sh) = current() else { return out };
     out.running = sh.generation == crate::shared::GENERATION.load(Ordering::Relaxed);
     let threads = sh.threads.lock().unwrap_or_else(|p| p.into_inner()).clone();

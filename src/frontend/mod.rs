@@ -443,7 +443,7 @@ fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
 fn refused_still(current: u64) -> bool {
     REFUSED.try_with(|r| {
         let (generation, wanted, limit) = r.get();
-        generation == current && current != 0 && !ring::could_lease(&ring::LEASED, wanted, limit)
+        generation == current && current != 0 && !ring::could_lease(ring::leased(), wanted, limit)
     }) == Ok(true)
 }
 
@@ -505,7 +505,7 @@ fn attach() -> bool {
     let limit = shared.config.max_ring_memory.unwrap_or_else(ring::default_budget);
     // Made and faulted in here, on the thread's first call (or in `preallocate`), so no
     // later call touches an unmapped page of it.
-    let Some((producer, ring, lease)) = ring::make(&ring::LEASED, wanted, limit) else {
+    let Some((producer, ring, lease)) = ring::make(ring::leased(), wanted, limit) else {
         shared.totals.rings_refused.fetch_add(1, Ordering::Relaxed);
         let _ = REFUSED.try_with(|r| r.set((shared.generation, wanted, limit)));
         return false;
