@@ -63,7 +63,7 @@ mod loom_models {
             assert!(b.lease(1, 4));
             let spawn = |n: usize| {
                 let b = b.clone();
-                thread::spawn(move || b.lease(n, 4).then_some(n).unwrap_or(0))
+                thread::spawn(move || if b.lease(n, 4) { n } else { 0 })
             };
             let (t1, t2) = (spawn(3), spawn(2));
             let b3 = b.clone();
