@@ -120,16 +120,21 @@ impl Dictionary {
         }
     }
 
-    /// The fixed record length of site `id` if it is known to be in main segment `serial`
-    /// (0 if not): one load on the drain loop's fast path.
-    #[inline]
-    pub fn fast_len(&mut self, id: u32, serial: u64) -> usize {
+    /// Makes the fast-length table the one of main segment `serial` (emptied when that is
+    /// a new segment, whose dictionary holds no call site yet). Called once per batch walk.
+    pub fn fast_lens_for(&mut self, serial: u64) {
         if self.fast_serial != serial {
-            // A new segment: its dictionary holds no call site yet.
             self.fast_len.fill(0);
             self.fast_serial = serial;
         }
-        self.fast_len.get(id as usize).map_or(0, |&l| l as usize)
+    }
+
+    /// By call-site id, the fixed record length of each site known to be in the main
+    /// segment given to the last [`fast_lens_for`](Self::fast_lens_for) (0 for any other,
+    /// and for ids past the end): what the drain loop's fast path reads.
+    #[inline]
+    pub fn fast_lens(&self) -> &[u32] {
+        &self.fast_len
     }
 
     /// Lets the batch walk take call site `id`'s records, all `len` bytes long, without a

@@ -111,6 +111,7 @@ impl Consumer {
         let overhead = ENTRY_HEADER_LEN + BATCH_FIXED_LEN;
         let n = split.len();
         let serial = self.seg.serial;
+        self.dict.fast_lens_for(serial);
         while pos < n {
             let room = self.seg.remaining().saturating_sub(overhead);
             let start = pos;
@@ -119,19 +120,24 @@ impl Consumer {
             let mut need_site = None;
             let mut need_shape = None;
             while pos < n {
-                let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
-                // Fast path: a site already checked in this segment, of one record length.
-                // (The producer commits whole records, so `pos + len <= n` holds for every
-                // record our producers write; checked anyway, and left to the slow path.)
-                let fast = self.dict.fast_len(id, serial);
-                if fast != 0 && pos + fast <= n {
-                    if pos - start + fast > room {
-                        break;
+                // Fast path: records of sites already checked in this segment, each of one
+                // record length, that fit in the batch (and end within the bytes taken: the
+                // producer commits whole records, so that holds for every record our
+                // producers write; checked anyway, and left to the slow path). One table
+                // load and one compare a record.
+                {
+                    let limit = n.min(start + room);
+                    let lens = self.dict.fast_lens();
+                    while let Some(id) = split.get::<4>(pos) {
+                        let fast = lens.get(u32::from_le_bytes(id) as usize).map_or(0, |&l| l as usize);
+                        if fast == 0 || pos + fast > limit {
+                            break;
+                        }
+                        records += 1;
+                        pos += fast;
                     }
-                    records += 1;
-                    pos += fast;
-                    continue;
                 }
+                let Some(id) = split.get::<4>(pos).map(u32::from_le_bytes) else { break };
                 let len = if id == DROP_MARKER_ID {
                     RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD
                 } else {
