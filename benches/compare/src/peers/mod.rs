@@ -57,23 +57,23 @@ pub const PEERS: &[PeerInfo] = &[
     PeerInfo {
         name: "bare-rtrb",
         crates: "rtrb 0.3.6",
-        setting: "producer spins while the 1 MiB ring is full",
+        setting: "producer spins while the 1 MiB ring is full; ring pre-touched in start",
         output: "physical limit: raw 32-byte record (2-byte len, 4-byte id, 6-byte rdtsc, u32, u64, f64) \
                  into an rtrb ring per thread via write_chunk_uninit; consumer thread writes it to a file",
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: false,
-        run: harness::run::<bare_rtrb::BareRtrb>,
+        run: harness::run::<bare_rtrb::BareRtrb<{ 1 << 20 }>>,
     },
     PeerInfo {
         name: "tapelog",
         crates: "tapelog (this repository)",
-        setting: "Overflow::Block, 1 MiB ring per thread, 256 MiB segments",
+        setting: "Overflow::Block, 1 MiB ring per thread (made at the first call), 256 MiB segments",
         output: "binary, deferred formatting (decoded offline)",
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: false,
-        run: harness::run::<tapelog::Tapelog>,
+        run: harness::run::<tapelog::Tapelog<{ 1 << 20 }, false>>,
     },
     PeerInfo {
         name: "tracing",
