@@ -243,6 +243,26 @@ const fn ring_row(
     }
 }
 
+/// The rows of one ring size, compared in the report's "Ring sizes" table.
+#[derive(Debug)]
+pub struct RingRows {
+    /// Ring bytes per thread, in MiB.
+    pub mib: usize,
+    /// The bare-rtrb row with a ring of this size (pre-touched).
+    pub bare: &'static str,
+    /// The tapelog row whose ring is made by the thread's first call.
+    pub tapelog: &'static str,
+    /// The tapelog row whose ring is made by `preallocate()` before the first call.
+    pub prealloc: &'static str,
+}
+
+/// Every ring size compared, smallest first.
+pub const RING_SIZES: &[RingRows] = &[
+    RingRows { mib: 1, bare: "bare-rtrb", tapelog: "tapelog", prealloc: "tapelog-prealloc" },
+    RingRows { mib: 16, bare: "bare-rtrb-16m", tapelog: "tapelog-16m", prealloc: "tapelog-16m-prealloc" },
+    RingRows { mib: 64, bare: "bare-rtrb-64m", tapelog: "tapelog-64m", prealloc: "tapelog-64m-prealloc" },
+];
+
 /// Looks a row up by name.
 pub fn find(name: &str) -> Option<&'static PeerInfo> {
     PEERS.iter().find(|p| p.name == name)
