@@ -29,7 +29,9 @@ static ALLOC: alloc::Counting = alloc::Counting;
 #[command(version)]
 pub struct Args {
     /// Run only these rows (repeatable or comma-separated): timer, bare-rtrb, tapelog,
-    /// tracing, spdlog-rs, ftlog, fast_log, slog, quicklog, simplelog-sync.
+    /// tracing, spdlog-rs, ftlog, fast_log, slog, quicklog, simplelog-sync; the ring-size
+    /// rows tapelog-prealloc, bare-rtrb-16m, tapelog-16m, tapelog-16m-prealloc,
+    /// bare-rtrb-64m, tapelog-64m, tapelog-64m-prealloc.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Fewer samples and messages (100k samples, 500k messages): for iterating, not for

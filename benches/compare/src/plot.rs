@@ -17,7 +17,8 @@ fn nines(p: f64) -> f64 {
 pub fn latency_svg(report: &Report, path: &Path) -> Result<()> {
     let mut lines: Vec<(&str, Vec<(f64, f64)>)> = Vec::new();
     for r in &report.runs {
-        if !matches!(r.scenario, Scenario::Latency { kind: Kind::A, threads: 1, .. }) {
+        // The ring-size rows are left to the report's table: a dozen more lines hide the rest.
+        if r.peer.headline_only || !matches!(r.scenario, Scenario::Latency { kind: Kind::A, threads: 1, .. }) {
             continue;
         }
         if let Ok(Outcome::Latency { per_call, .. }) = &r.outcome {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::machine::Machine;
 use crate::parent::{Plan, Run};
+use crate::peers::RING_SIZES;
 use crate::scenario::{Dist, Kind, Outcome, Scenario, BURST};
 
 /// Everything one invocation measured.
@@ -112,6 +113,7 @@ impl Report {
         self.settings(&mut s);
         self.latency(&mut s);
         self.throughput(&mut s);
+        self.ring_sizes(&mut s);
         let _ = writeln!(s, "## Targets\n\n```");
         for l in self.targets() {
             let _ = writeln!(s, "{l}");
@@ -293,6 +295,68 @@ impl Report {
         let _ = writeln!(s);
     }
 
+    /// tapelog against bare-rtrb ring size by ring size, with and without `preallocate()`,
+    /// from the rows of this run; shown when a ring-size row ran.
+    fn ring_sizes(&self, s: &mut String) {
+        if !self.plan.peers.iter().any(|p| p.headline_only) {
+            return;
+        }
+        let ran = |name: &str| self.plan.peers.iter().any(|p| p.name == name);
+        let _ = writeln!(s, "## Ring sizes\n");
+        let _ = writeln!(
+            s,
+            "Kind (a), one thread, from the tables above. tapelog with a ring of each size, made \
+             by the thread's first call or by `tapelog::preallocate()` before it (before the \
+             warm-up, or before the timed loop of the throughput run), against bare-rtrb with a \
+             pre-touched ring of the same size; \"x bare\" is the ratio to that bare-rtrb row. \
+             Targets: after `preallocate()` with 16 and 64 MiB rings, p50 at most {RING_P50}x \
+             and p99.9 at most {RING_P999}x; with 1 and 16 MiB rings, throughput at least \
+             {RING_RATE}x. ✓ / ✗: a ratio that meets / misses its target.\n"
+        );
+        let _ = writeln!(s, "| Ring | Row | p50 | x bare | p99.9 | x bare | msgs/s (complete) | x bare |");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+        for size in RING_SIZES {
+            if ![size.bare, size.tapelog, size.prealloc].iter().any(|n| ran(n)) {
+                continue;
+            }
+            let (bare_lat, bare_rate) = (self.headline(size.bare), self.rate_of(size.bare));
+            let rate_target = (size.mib <= 16).then_some((RING_RATE, true));
+            let (p50_target, p999_target) =
+                if size.mib >= 16 { (Some((RING_P50, false)), Some((RING_P999, false))) } else { (None, None) };
+            let rows = [
+                (size.bare, "", None, None, None),
+                (size.tapelog, " (first call)", None, None, rate_target),
+                (size.prealloc, " (preallocate)", p50_target, p999_target, rate_target),
+            ];
+            for (name, how, p50_target, p999_target, rate_target) in rows {
+                if !ran(name) {
+                    continue;
+                }
+                let (lat, tput) = (self.headline(name), self.rate_of(name));
+                // The ratio to the bare-rtrb row, marked; empty on that row itself.
+                let x = |v: Option<f64>, b: Option<f64>, target: Option<(f64, bool)>| match (v, b) {
+                    _ if name == size.bare => String::new(),
+                    (Some(v), Some(b)) => ratio(v / b, target),
+                    _ => "-".to_owned(),
+                };
+                let p = |d: Option<&Dist>, i: usize| d.map(|d| d.pcts[i]);
+                let ns = |v: Option<f64>| v.map_or("-".to_owned(), fmt_ns);
+                let _ = writeln!(
+                    s,
+                    "| {} MiB | {name}{how} | {} | {} | {} | {} | {} | {} |",
+                    size.mib,
+                    ns(p(lat, 0)),
+                    x(p(lat, 0), p(bare_lat, 0), p50_target),
+                    ns(p(lat, 3)),
+                    x(p(lat, 3), p(bare_lat, 3), p999_target),
+                    tput.map_or("-".to_owned(), |(r, all)| rate_all(r, all)),
+                    x(tput.map(|t| t.0), bare_rate.map(|t| t.0), rate_target),
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
+
     /// The throughput runs of `peer`: the median one, or the first failure; `None` if it
     /// has none.
     fn throughput_of(&self, peer: &str) -> Option<Result<Throughput<'_>, &str>> {
@@ -409,6 +473,32 @@ fn rate(r: f64) -> String {
     format!("{:.2}M/s", r / 1e6)
 }
 
+/// Ring-size targets, as ratios to the bare-rtrb row with a ring of the same size: tapelog
+/// after `preallocate()` with 16 and 64 MiB rings keeps p50 and p99.9 within these...
+const RING_P50: f64 = 1.1;
+const RING_P999: f64 = 1.5;
+/// ...and with 1 and 16 MiB rings its throughput at least this.
+const RING_RATE: f64 = 0.8;
+
+/// `x` as a ratio, marked against `target` (limit, whether it is a floor) where one applies.
+fn ratio(x: f64, target: Option<(f64, bool)>) -> String {
+    let mark = match target {
+        None => "",
+        Some((limit, floor)) if (floor && x >= limit) || (!floor && x <= limit) => " ✓",
+        Some(_) => " ✗",
+    };
+    format!("{x:.2}x{mark}")
+}
+
+/// A throughput, flagged when a run lost messages.
+fn rate_all(r: f64, all_accounted: bool) -> String {
+    if all_accounted {
+        rate(r)
+    } else {
+        format!("{} (MESSAGES MISSING)", rate(r))
+    }
+}
+
 /// A row's throughput runs.
 struct Throughput<'a> {
     /// The run with the median completion time.
@@ -435,24 +525,26 @@ fn one_line(e: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A throughput run of 1,000 messages that completed in `secs` with `out` in the output.
+    fn throughput_run(peer: &str, secs: f64, out: u64) -> Run {
+        Run {
+            peer: crate::peers::find(peer).unwrap(),
+            scenario: Scenario::Throughput { messages: 1_000 },
+            outcome: Ok(Outcome::Throughput {
+                calls: 1_000,
+                calls_secs: secs,
+                complete_secs: secs,
+                out: Some(out),
+                bytes: 30_000,
+                allocs_per_call: 0.0,
+                dropped: Some(0),
+            }),
+        }
+    }
+
     fn report_with(throughputs: &[(f64, u64)]) -> Report {
         let peer = crate::peers::find("tapelog").unwrap();
-        let runs = throughputs
-            .iter()
-            .map(|&(secs, out)| Run {
-                peer,
-                scenario: Scenario::Throughput { messages: 1_000 },
-                outcome: Ok(Outcome::Throughput {
-                    calls: 1_000,
-                    calls_secs: secs,
-                    complete_secs: secs,
-                    out: Some(out),
-                    bytes: 30_000,
-                    allocs_per_call: 0.0,
-                    dropped: Some(0),
-                }),
-            })
-            .collect();
+        let runs = throughputs.iter().map(|&(secs, out)| throughput_run("tapelog", secs, out)).collect();
         Report {
             machine: Machine {
                 cpu: String::new(),
@@ -491,6 +583,46 @@ mod tests {
         r.throughput(&mut md);
         assert!(md.contains("MESSAGES MISSING in another run"), "{md}");
         assert!(md.contains("| 3: 0.25M/s-1.00M/s |"), "{md}");
+    }
+
+    /// A kind (a) one-thread latency run with p50 `p50` and p99.9 `p999` (ns).
+    fn latency_run(peer: &str, p50: f64, p999: f64) -> Run {
+        let dist = Dist { samples: 1, pcts: vec![p50, p50, p50, p999, p999], max: p999, mean: p50, curve: Vec::new() };
+        Run {
+            peer: crate::peers::find(peer).unwrap(),
+            scenario: Scenario::Latency { kind: Kind::A, threads: 1, samples: 1, warmup: 0, spin_ns: 0 },
+            outcome: Ok(Outcome::Latency {
+                per_call: dist.clone(),
+                burst_avg: dist,
+                allocs_per_call: 0.0,
+                calls: 1,
+                offered: 1.0,
+                out: Some(1),
+                dropped: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn ring_size_ratios_are_marked_against_their_own_targets() {
+        let mut r = report_with(&[(0.001, 1_000)]); // tapelog: 1M msgs/s
+        r.plan.peers = ["bare-rtrb", "tapelog", "bare-rtrb-16m", "tapelog-16m-prealloc"]
+            .iter()
+            .map(|n| crate::peers::find(n).unwrap())
+            .collect();
+        r.runs.push(throughput_run("bare-rtrb", 0.0005, 1_000)); // 2M msgs/s: tapelog is at 0.5x
+        r.runs.push(latency_run("bare-rtrb-16m", 50.0, 200.0));
+        r.runs.push(latency_run("tapelog-16m-prealloc", 60.0, 250.0));
+        let mut md = String::new();
+        r.ring_sizes(&mut md);
+        // 1 MiB: throughput 0.5x misses 0.8x; no latency target applies there.
+        assert!(md.contains("| 1 MiB | tapelog (first call) | - | - | - | - | 1.00M/s | 0.50x ✗ |"), "{md}");
+        // 16 MiB after preallocate: p50 1.2x misses 1.1x, p99.9 1.25x meets 1.5x.
+        assert!(
+            md.contains("| 16 MiB | tapelog-16m-prealloc (preallocate) | 60.0 ns | 1.20x ✗ | 250 ns | 1.25x ✓ |"),
+            "{md}"
+        );
+        assert!(!md.contains("| 64 MiB |"), "{md}");
     }
 
     #[test]

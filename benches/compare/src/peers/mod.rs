@@ -38,6 +38,9 @@ pub struct PeerInfo {
     pub thread_limit_reason: &'static str,
     /// Whether it is a logger (counted in "best peer"), not a reference row.
     pub is_peer: bool,
+    /// Runs only the headline scenarios (latency of kind (a) on one thread, and
+    /// throughput): the ring-size rows, which would otherwise triple the full run's time.
+    pub headline_only: bool,
     /// Runs a job in this (child) process.
     pub run: fn(&Job) -> Result<Outcome>,
 }
@@ -52,28 +55,30 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: false,
+        headline_only: false,
         run: harness::run::<timer::Timer>,
     },
     PeerInfo {
         name: "bare-rtrb",
-        crates: "rtrb 0.3.6",
-        setting: "producer spins while the 1 MiB ring is full",
-        output: "physical limit: raw 32-byte record (2-byte len, 4-byte id, 6-byte rdtsc, u32, u64, f64) \
-                 into an rtrb ring per thread via write_chunk_uninit; consumer thread writes it to a file",
+        crates: BARE_RTRB,
+        setting: "producer spins while the 1 MiB ring is full; ring pre-touched in start",
+        output: BARE_RTRB_OUTPUT,
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: false,
-        run: harness::run::<bare_rtrb::BareRtrb>,
+        headline_only: false,
+        run: harness::run::<bare_rtrb::BareRtrb<{ 1 << 20 }>>,
     },
     PeerInfo {
         name: "tapelog",
-        crates: "tapelog (this repository)",
-        setting: "Overflow::Block, 1 MiB ring per thread, 256 MiB segments",
-        output: "binary, deferred formatting (decoded offline)",
+        crates: TAPELOG,
+        setting: "Overflow::Block, 1 MiB ring per thread (made at the first call), 256 MiB segments",
+        output: TAPELOG_OUTPUT,
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: false,
-        run: harness::run::<tapelog::Tapelog>,
+        headline_only: false,
+        run: harness::run::<tapelog::Tapelog<{ 1 << 20 }, false>>,
     },
     PeerInfo {
         name: "tracing",
@@ -83,6 +88,7 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: true,
+        headline_only: false,
         run: harness::run::<tracing::Tracing>,
     },
     PeerInfo {
@@ -93,6 +99,7 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: true,
+        headline_only: false,
         run: harness::run::<spdlog::Spdlog>,
     },
     PeerInfo {
@@ -103,6 +110,7 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: true,
+        headline_only: false,
         run: harness::run::<ftlog::Ftlog>,
     },
     PeerInfo {
@@ -113,6 +121,7 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: true,
+        headline_only: false,
         run: harness::run::<fast_log::FastLog>,
     },
     PeerInfo {
@@ -124,6 +133,7 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: true,
+        headline_only: false,
         run: harness::run::<slog::Slog>,
     },
     PeerInfo {
@@ -135,6 +145,7 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: 1,
         thread_limit_reason: "n/a: quicklog 0.1 has one global SPSC queue (single producer)",
         is_peer: true,
+        headline_only: false,
         run: harness::run::<quicklog::Quicklog>,
     },
     PeerInfo {
@@ -145,8 +156,111 @@ pub const PEERS: &[PeerInfo] = &[
         max_threads: usize::MAX,
         thread_limit_reason: "",
         is_peer: true,
+        headline_only: false,
         run: harness::run::<baseline::SimplelogSync>,
     },
+    // The ring-size rows (headline scenarios only), summed up in the report's "Ring sizes" table.
+    ring_row(
+        "tapelog-prealloc",
+        TAPELOG,
+        "Overflow::Block, 1 MiB ring per thread made by preallocate() before the first call, 256 MiB segments",
+        TAPELOG_OUTPUT,
+        harness::run::<tapelog::Tapelog<{ 1 << 20 }, true>>,
+    ),
+    ring_row(
+        "bare-rtrb-16m",
+        BARE_RTRB,
+        "producer spins while the 16 MiB ring is full; ring pre-touched in start",
+        BARE_RTRB_OUTPUT,
+        harness::run::<bare_rtrb::BareRtrb<{ 16 << 20 }>>,
+    ),
+    ring_row(
+        "tapelog-16m",
+        TAPELOG,
+        "Overflow::Block, 16 MiB ring per thread (made at the first call), 256 MiB segments",
+        TAPELOG_OUTPUT,
+        harness::run::<tapelog::Tapelog<{ 16 << 20 }, false>>,
+    ),
+    ring_row(
+        "tapelog-16m-prealloc",
+        TAPELOG,
+        "Overflow::Block, 16 MiB ring per thread made by preallocate() before the first call, 256 MiB segments",
+        TAPELOG_OUTPUT,
+        harness::run::<tapelog::Tapelog<{ 16 << 20 }, true>>,
+    ),
+    ring_row(
+        "bare-rtrb-64m",
+        BARE_RTRB,
+        "producer spins while the 64 MiB ring is full; ring pre-touched in start",
+        BARE_RTRB_OUTPUT,
+        harness::run::<bare_rtrb::BareRtrb<{ 64 << 20 }>>,
+    ),
+    ring_row(
+        "tapelog-64m",
+        TAPELOG,
+        "Overflow::Block, 64 MiB ring per thread (made at the first call), 256 MiB segments",
+        TAPELOG_OUTPUT,
+        harness::run::<tapelog::Tapelog<{ 64 << 20 }, false>>,
+    ),
+    ring_row(
+        "tapelog-64m-prealloc",
+        TAPELOG,
+        "Overflow::Block, 64 MiB ring per thread made by preallocate() before the first call, 256 MiB segments",
+        TAPELOG_OUTPUT,
+        harness::run::<tapelog::Tapelog<{ 64 << 20 }, true>>,
+    ),
+];
+
+/// Crates of the bare-rtrb rows.
+const BARE_RTRB: &str = "rtrb 0.3.6";
+/// What the bare-rtrb rows write.
+const BARE_RTRB_OUTPUT: &str = "physical limit: raw 32-byte record (2-byte len, 4-byte id, 6-byte rdtsc, u32, u64, \
+                                f64) into an rtrb ring per thread via write_chunk_uninit; consumer thread writes it \
+                                to a file";
+/// Crates of the tapelog rows.
+const TAPELOG: &str = "tapelog (this repository)";
+/// What the tapelog rows write.
+const TAPELOG_OUTPUT: &str = "binary, deferred formatting (decoded offline)";
+
+/// A reference row that runs only the headline scenarios, for the ring-size comparison.
+const fn ring_row(
+    name: &'static str,
+    crates: &'static str,
+    setting: &'static str,
+    output: &'static str,
+    run: fn(&Job) -> Result<Outcome>,
+) -> PeerInfo {
+    PeerInfo {
+        name,
+        crates,
+        setting,
+        output,
+        max_threads: usize::MAX,
+        thread_limit_reason: "",
+        is_peer: false,
+        headline_only: true,
+        run,
+    }
+}
+
+/// The rows of one ring size, compared in the report's "Ring sizes" table.
+#[derive(Debug)]
+pub struct RingRows {
+    /// Ring bytes per thread, in MiB.
+    pub mib: usize,
+    /// The bare-rtrb row with a ring of this size (pre-touched).
+    pub bare: &'static str,
+    /// The tapelog row whose ring is made by the thread's first call.
+    pub tapelog: &'static str,
+    /// The tapelog row whose ring is made by `preallocate()` before the first call.
+    pub prealloc: &'static str,
+}
+
+/// Every ring size compared, smallest first.
+pub const RING_SIZES: &[RingRows] = &[
+    RingRows { mib: 1, bare: "bare-rtrb", tapelog: "tapelog", prealloc: "tapelog-prealloc" },
+    RingRows { mib: 16, bare: "bare-rtrb-16m", tapelog: "tapelog-16m", prealloc: "tapelog-16m-prealloc" },
+    RingRows { mib: 64, bare: "bare-rtrb-64m", tapelog: "tapelog-64m", prealloc: "tapelog-64m-prealloc" },
 ];
 
 /// Looks a row up by name.

@@ -1,4 +1,5 @@
-//! tapelog itself, in blocking mode.
+//! tapelog itself, in blocking mode, with a ring of `RING` bytes per thread, made by
+//! `tapelog::preallocate()` before the warm-up when `PREALLOC` is set.
 
 use std::path::Path;
 
@@ -7,11 +8,11 @@ use anyhow::{anyhow, Result};
 use crate::harness::{Counted, Finished, Peer};
 
 /// A running tapelog.
-pub struct Tapelog {
+pub struct Tapelog<const RING: usize, const PREALLOC: bool> {
     guard: tapelog::Guard,
 }
 
-impl Peer for Tapelog {
+impl<const RING: usize, const PREALLOC: bool> Peer for Tapelog<RING, PREALLOC> {
     type Local = ();
 
     fn start(dir: &Path, _: usize) -> Result<Self> {
@@ -19,7 +20,7 @@ impl Peer for Tapelog {
             .no_capacity_warning() // count exactly the records logged here
             .dir(dir)
             .segment_size(256 << 20)
-            .ring_capacity(1 << 20)
+            .ring_capacity(RING)
             .overflow(tapelog::Overflow::Block)
             // The consumer shares the last core with every other logger's backend threads:
             // this thread is pinned there, so the one core it may use is that core.
@@ -29,7 +30,15 @@ impl Peer for Tapelog {
         Ok(Tapelog { guard })
     }
 
-    fn local(&self) {}
+    /// With `PREALLOC`, makes this thread's ring (faulted in) and staging buffers now;
+    /// without, the first log call (in the warm-up, or the first timed call of a
+    /// throughput run) makes them.
+    fn local(&self) {
+        if PREALLOC {
+            // A smaller ring (or none) would make this row measure something else.
+            assert_eq!(tapelog::preallocate(), Some(RING), "preallocate() did not give a {RING}-byte ring");
+        }
+    }
 
     #[inline(always)]
     fn log_a(&self, _: &mut (), a: u32, b: u64, c: f64) {
