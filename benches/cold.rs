@@ -14,55 +14,19 @@
 //! * a warm call of an already registered site, for reference.
 //!
 //! Around every timed call, outside the timed window, the thread's minor page faults and
-//! context switches (`getrusage(RUSAGE_THREAD)`) and its heap allocations (a counting global
-//! allocator) are read; each row prints their sum over its samples and how many samples
-//! had any. Nothing is asserted: the figures are printed.
+//! context switches (`getrusage(RUSAGE_THREAD)`) and its heap allocations (the tests'
+//! counting allocator, `tests/common/counting_alloc.rs`) are read; each row prints their sum
+//! over its samples and how many samples had any. Nothing is asserted: the figures are printed.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
 mod common;
 use common::{fenced_ticks, pct, spin};
 
-/// Counts this thread's heap allocations, passing every call on to the system allocator.
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread (no destructor: readable until the thread is gone).
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// thread-local counter neither allocates nor unwinds (`try_with` fails quietly once it is gone).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's contract for `alloc` is `System.alloc`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's contract for `realloc` is `System.realloc`'s.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is `System.dealloc`'s.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+// Counts this thread's heap allocations (the tests' counting allocator; it installs itself).
+#[path = "../tests/common/counting_alloc.rs"]
+mod counting_alloc;
 
 /// What one timed call cost: ticks, and what the thread counted around it.
 #[derive(Clone, Copy, Default)]
@@ -79,7 +43,7 @@ fn counters() -> (u64, u64, u64) {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `ru` is a valid, writable `rusage`; RUSAGE_THREAD reports the calling thread.
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    (ru.ru_minflt as u64, (ru.ru_nvcsw + ru.ru_nivcsw) as u64, ALLOCS.with(Cell::get))
+    (ru.ru_minflt as u64, (ru.ru_nvcsw + ru.ru_nivcsw) as u64, counting_alloc::allocs())
 }
 
 /// Times one call of `f`, reading the thread's counters before and after (outside the
@@ -92,6 +56,16 @@ fn timed(f: impl FnOnce()) -> Cost {
     let t1 = fenced_ticks();
     let (f1, s1, a1) = counters();
     Cost { ticks: t1 - t0, faults: f1 - f0, switches: s1 - s0, allocs: a1 - a0 }
+}
+
+/// Times the first call of each of `fs`, a spin apart.
+fn first_calls(fs: &[fn(u64)], gap: u64) -> Vec<Cost> {
+    fs.iter()
+        .map(|f| {
+            spin(gap);
+            timed(|| f(7))
+        })
+        .collect()
 }
 
 /// The reference call site: registered by the main thread before any timed call.
@@ -231,26 +205,14 @@ fn main() {
     let sites = call_sites!(
         0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
     );
-    let registration: Vec<Cost> = sites
-        .iter()
-        .map(|f| {
-            spin(gap);
-            timed(|| f(7))
-        })
-        .collect();
+    let registration = first_calls(&sites, gap);
     tapelog::flush();
 
     let shapes = shapes!(
         S0 S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13 S14 S15
         S16 S17 S18 S19 S20 S21 S22 S23 S24 S25 S26 S27 S28 S29 S30 S31
     );
-    let first_shape: Vec<Cost> = shapes
-        .iter()
-        .map(|f| {
-            spin(gap);
-            timed(|| f(7))
-        })
-        .collect();
+    let first_shape = first_calls(&shapes, gap);
     tapelog::flush();
 
     let cold = fresh_threads_first_call(threads, first, false);
