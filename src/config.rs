@@ -48,6 +48,13 @@ pub(crate) struct Config {
     pub sink_queue_bytes: usize,
 }
 
+impl Config {
+    /// The ring memory budget: `max_ring_memory`, or the default share of physical memory.
+    pub fn ring_budget(&self) -> usize {
+        self.max_ring_memory.unwrap_or_else(crate::ring::default_budget)
+    }
+}
+
 /// A sink waiting for `start()` (shared by clones of the builder; the first start takes it).
 #[derive(Clone)]
 pub(crate) struct SinkSlot(pub std::sync::Arc<std::sync::Mutex<Option<Box<dyn crate::Sink>>>>);
@@ -161,10 +168,9 @@ impl Builder {
     /// Budget for the rings of every thread together, in bytes (default: an eighth of
     /// physical memory, at least 256 MiB). Once fewer than four more full rings fit, new
     /// threads get smaller ones, halved down to 64 KiB (or `ring_capacity` if that is
-    /// smaller); a thread for which
-    /// not even that fits gets none, and its calls are dropped and counted
-    /// ([`Totals::dropped_no_ring`](crate::Totals::dropped_no_ring)) until rings of exited
-    /// threads return to the budget. Both are reported in the log as WARN records of thread
+    /// smaller); a thread for which not even that fits gets none, and its calls are dropped
+    /// and counted ([`Totals::dropped_no_ring`](crate::Totals::dropped_no_ring)) until rings
+    /// of exited threads return to the budget. Both are reported in the log as WARN records of thread
     /// `tapelog`.
     pub fn max_ring_memory(mut self, bytes: usize) -> Self {
         self.cfg.max_ring_memory = Some(bytes);

@@ -138,6 +138,14 @@ fn advise_huge(p: *mut u8, len: usize) {
     let _ = (p, len);
 }
 
+/// A buffer of `n` bytes' capacity whose memory has been written once (so its first use
+/// takes no page fault), left empty.
+pub(crate) fn touched(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    v.clear();
+    v
+}
+
 /// The default budget: an eighth of physical memory, at least 256 MiB (read once).
 pub(crate) fn default_budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();

@@ -256,7 +256,7 @@ pub fn stats() -> Stats {
     out.total.unwritten_at_shutdown = t.unwritten_at_shutdown.load(Ordering::Relaxed);
     out.total.rings_shrunk = t.rings_shrunk.load(Ordering::Relaxed);
     out.total.rings_refused = t.rings_refused.load(Ordering::Relaxed);
-    out.total.ring_memory_limit = sh.config.max_ring_memory.unwrap_or_else(crate::ring::default_budget) as u64;
+    out.total.ring_memory_limit = sh.config.ring_budget() as u64;
     for c in &sh.text {
         out.text.push(TextStats {
             output: c.name.clone(),

@@ -1,6 +1,7 @@
 //! Rings are faulted in when they are made, so a thread that called `preallocate()` logs
 //! through a whole big ring without one page fault; and every ring together stays within
-//! `max_ring_memory`, with 2,000 live threads, every call accounted for.
+//! `max_ring_memory`, with 2,000 live threads, every call accounted for; a thread refused a
+//! ring gets one once an exited thread's ring returns to the budget.
 
 mod common;
 use common::*;
@@ -122,4 +123,70 @@ fn two_thousand_live_threads_stay_within_the_ring_memory_budget() {
     let texts: Vec<String> = events.iter().map(|e| format!("{e:?}")).collect();
     assert!(texts.iter().any(|e| e.contains("more threads got no ring")), "no refusal warning");
     assert!(texts.iter().any(|e| e.contains("instead of")), "no shrunk-ring warning");
+}
+
+#[test]
+fn a_thread_refused_a_ring_gets_one_when_an_exited_threads_ring_is_freed() {
+    let _s = serial();
+    let _w = watchdog("refused then admitted", 120);
+    let dir = TempDir::new("budget-retry");
+    let ring = 64usize << 10;
+    // Rings of the tests before this one go back to the budget as their threads finish:
+    // wait for that, then leave room for exactly one more 64 KiB ring.
+    let t0 = std::time::Instant::now();
+    while tapelog::stats().total.ring_memory != 0 && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let held = tapelog::stats().total.ring_memory as usize;
+    let guard = tapelog::Builder::new()
+        .dir(dir.path())
+        .ring_capacity(ring)
+        .max_ring_memory(held + ring)
+        .no_capacity_warning()
+        .start()
+        .unwrap();
+    let before = tapelog::stats().total;
+    let (a_logged, a_logged_rx) = std::sync::mpsc::channel::<()>();
+    let (a_exit, a_exit_rx) = std::sync::mpsc::channel::<()>();
+    let a = std::thread::spawn(move || {
+        assert_eq!(tapelog::preallocate(), Some(ring), "the one ring that fits");
+        tapelog::info!("holder logs {}", 1u32);
+        a_logged.send(()).unwrap();
+        a_exit_rx.recv().unwrap();
+    });
+    a_logged_rx.recv().unwrap();
+    let (b_go, b_go_rx) = std::sync::mpsc::channel::<()>();
+    let (b_refused, b_refused_rx) = std::sync::mpsc::channel::<()>();
+    let (b_done, b_done_rx) = std::sync::mpsc::channel::<Option<usize>>();
+    let b = std::thread::spawn(move || {
+        assert_eq!(tapelog::preallocate(), None, "no room while the holder lives");
+        tapelog::info!("waiter logs {}", 1u32); // dropped and counted
+        b_refused.send(()).unwrap();
+        b_go_rx.recv().unwrap();
+        let got = tapelog::preallocate();
+        tapelog::info!("waiter logs {}", 2u32);
+        b_done.send(got).unwrap();
+    });
+    b_refused_rx.recv().unwrap();
+    // The holder exits; the consumer drains and frees its ring, which returns to the budget.
+    a_exit.send(()).unwrap();
+    a.join().unwrap();
+    let t0 = std::time::Instant::now();
+    while tapelog::stats().total.ring_memory as usize > held {
+        assert!(t0.elapsed().as_secs() < 60, "the exited thread's ring never returned");
+        tapelog::flush();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    b_go.send(()).unwrap();
+    assert_eq!(b_done_rx.recv().unwrap(), Some(ring), "a ring once the budget has room");
+    b.join().unwrap();
+    drop(guard);
+    let t = tapelog::stats().total;
+    assert_eq!(t.dropped_no_ring - before.dropped_no_ring, 1, "{t:?}");
+    assert_eq!(t.rings_refused, 1, "{t:?}");
+    let (events, diags) = decode(&[dir.path().to_path_buf()]);
+    assert!(diags.is_empty(), "{diags:?}");
+    let waiter: Vec<String> = args_of(&events, "waiter logs {}").map(|(_, a)| a[0].clone()).collect();
+    assert_eq!(waiter, ["2"], "only the call made with a ring is written");
+    assert_eq!(args_of(&events, "holder logs {}").count(), 1);
 }

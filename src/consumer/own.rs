@@ -216,7 +216,7 @@ impl Consumer {
             line!(),
         );
         let c = &self.shared.config;
-        let limit = c.max_ring_memory.unwrap_or_else(crate::ring::default_budget) as u64;
+        let limit = c.ring_budget() as u64;
         let mut name = String::new();
         crate::text::line::push_thread(&mut name, &t.name, t.id);
         let args = (&name.as_str(), &t.id, &(t.capacity as u64), &(c.ring_capacity as u64), &limit);
@@ -240,7 +240,7 @@ impl Consumer {
             file!(),
             line!(),
         );
-        let limit = self.shared.config.max_ring_memory.unwrap_or_else(crate::ring::default_budget) as u64;
+        let limit = self.shared.config.ring_budget() as u64;
         self.write_own(&REFUSED_SITE, (&new, &limit));
     }
 }

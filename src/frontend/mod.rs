@@ -316,17 +316,15 @@ fn slow_prepare() -> Prepared {
     let attached = HOT.with(|h| h.generation.get() == current);
     if !attached {
         if refused_still(current) {
-            NO_RING_DROPS.fetch_add(1, Ordering::Relaxed);
-            return Prepared::Dropped;
+            return no_ring_drop();
         }
         // Drop the old ring (the consumer drains what is left), then attach to the new one.
         let _ = COLD.try_with(|c| c.try_borrow_mut().map(|mut c| *c = None));
         if current == 0 || !attach() {
             if refused_still(current) {
-                NO_RING_DROPS.fetch_add(1, Ordering::Relaxed);
-            } else {
-                no_logger_drop();
+                return no_ring_drop();
             }
+            no_logger_drop();
             return Prepared::Dropped;
         }
     }
@@ -438,6 +436,13 @@ fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
     }
 }
 
+/// A call of a thread the ring memory budget gave no ring: counted, dropped.
+#[cold]
+fn no_ring_drop() -> Prepared {
+    NO_RING_DROPS.fetch_add(1, Ordering::Relaxed);
+    Prepared::Dropped
+}
+
 /// Whether the budget refused this thread a ring for the logger of generation `current`
 /// and still has no room for one (one relaxed load, no lock).
 fn refused_still(current: u64) -> bool {
@@ -445,14 +450,6 @@ fn refused_still(current: u64) -> bool {
         let (generation, wanted, limit) = r.get();
         generation == current && current != 0 && !ring::could_lease(ring::leased(), wanted, limit)
     }) == Ok(true)
-}
-
-/// A buffer of `n` bytes' capacity whose memory has been written once (so its first use on
-/// a later call takes no page fault), left empty.
-fn touched(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    v.clear();
-    v
 }
 
 /// Makes this thread ready to log without a first-call cost: creates its ring for the
@@ -502,7 +499,7 @@ fn attach() -> bool {
         return false;
     }
     let wanted = shared.config.ring_capacity;
-    let limit = shared.config.max_ring_memory.unwrap_or_else(ring::default_budget);
+    let limit = shared.config.ring_budget();
     // Made and faulted in here, on the thread's first call (or in `preallocate`), so no
     // later call touches an unmapped page of it.
     let Some((producer, ring, lease)) = ring::make(ring::leased(), wanted, limit) else {
@@ -540,7 +537,7 @@ fn attach() -> bool {
         dropped: 0,
         gap_first: 0,
         gap_last: 0,
-        scratch: touched(4096.min(cap)),
+        scratch: ring::touched(4096.min(cap)),
         _lease: lease,
     };
     let installed = COLD.try_with(|c| match c.try_borrow_mut() {

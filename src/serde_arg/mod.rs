@@ -132,8 +132,7 @@ pub(crate) fn preallocate() {
     let _ = STAGE.try_with(|cell| {
         if let Ok(mut buf) = cell.try_borrow_mut() {
             if buf.capacity() < STAGE_PREALLOC {
-                buf.resize(STAGE_PREALLOC, 0);
-                buf.clear();
+                *buf = crate::ring::touched(STAGE_PREALLOC);
             }
         }
     });
