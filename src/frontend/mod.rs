@@ -492,16 +492,22 @@ fn attach() -> bool {
     if COLD.try_with(|_| ()).is_err() {
         return false;
     }
-    let cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(shared) = cur.as_ref() else { return false };
-    // GENERATION is stable under the lock (shutdown clears it while holding it).
-    if shared.generation != GENERATION.load(Ordering::Relaxed) {
-        return false;
-    }
+    let shared = {
+        let cur = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(shared) = cur.as_ref() else { return false };
+        // GENERATION is stable under the lock (shutdown clears it while holding it).
+        if shared.generation != GENERATION.load(Ordering::Relaxed) {
+            return false;
+        }
+        shared.clone()
+    };
     let wanted = shared.config.ring_capacity;
     let limit = shared.config.ring_budget();
     // Made and faulted in here, on the thread's first call (or in `preallocate`), so no
-    // later call touches an unmapped page of it.
+    // later call touches an unmapped page of it; outside the lock, which every attaching
+    // thread and shutdown take, so that faulting in one thread's ring (a millisecond for
+    // 1 MiB, more for big rings) holds up no other. A shutdown that begins meanwhile closes
+    // the handover, which then refuses the ring below.
     let Some((producer, ring, lease)) = ring::make(ring::leased(), wanted, limit) else {
         shared.totals.rings_refused.fetch_add(1, Ordering::Relaxed);
         let _ = REFUSED.try_with(|r| r.set((shared.generation, wanted, limit)));
