@@ -88,6 +88,16 @@ fn run(overflow: Overflow, ring: usize, records: u64, blocks: bool, via: Via) {
     for i in 0..records {
         tapelog::info!("app record {}", i);
     }
+    // The sink's stream exists once its first call attached; a sink thread that was not
+    // scheduled before the shutdown would make its first call without a logger (counted as
+    // `late` below) and never be in stats: let it start first, so the checks below are the
+    // ones of a sink that logs while the logger runs.
+    let sink_thread = if blocks { "tapelog-sink-chatty" } else { "tapelog-consumer" };
+    let t0 = std::time::Instant::now();
+    while !tapelog::stats().threads.iter().any(|t| t.name == sink_thread && t.logged > 0) {
+        assert!(t0.elapsed().as_secs() < 60, "{what}: the sink never logged");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     drop(guard);
     let st = tapelog::stats();
     let calls = calls.load(Ordering::Relaxed);
@@ -118,7 +128,6 @@ fn run(overflow: Overflow, ring: usize, records: u64, blocks: bool, via: Via) {
             _ => false,
         })
         .count() as u64;
-    let sink_thread = if blocks { "tapelog-sink-chatty" } else { "tapelog-consumer" };
     let own = st.threads.iter().find(|t| t.name == sink_thread).expect("the sink's stream is in stats");
     // Calls made once shutdown has begun count as made without a logger (as on any thread).
     let late = st.total.dropped_no_logger - no_logger_before;
