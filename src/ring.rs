@@ -141,7 +141,11 @@ fn advise_huge(p: *mut u8, len: usize) {
 /// A buffer of `n` bytes' capacity whose memory has been written once (so its first use
 /// takes no page fault), left empty.
 pub(crate) fn touched(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
+    // Not `vec![0; n]`: calloc may hand back fresh zero pages it never writes, which would
+    // fault on first use after all.
+    let mut v = vec![0; n];
+    // The writes must happen even though nothing reads them before `clear`.
+    std::hint::black_box(v.as_mut_slice());
     v.clear();
     v
 }

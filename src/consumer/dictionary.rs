@@ -30,7 +30,7 @@ impl Site {
             id,
             level: cs.level as u8,
             line: cs.line,
-            kinds: &self.reg.kinds,
+            kinds: self.reg.kinds,
             format: cs.format,
             module: cs.module,
             file: cs.file,
@@ -78,6 +78,9 @@ pub(crate) struct Dictionary {
 
 impl Dictionary {
     pub fn new(routes: Vec<crate::Route>) -> Dictionary {
+        // Room for the first call sites and shapes, before any program thread logs.
+        crate::frontend::callsite::keep_room();
+        crate::serde_arg::keep_room();
         Dictionary { sites: vec![None], routes, ..Default::default() }
     }
 
@@ -105,9 +108,14 @@ impl Dictionary {
         {
             let mut fresh = Vec::new();
             registered_since(self.known_sites, &mut fresh);
+            if !fresh.is_empty() {
+                // Room for the call sites still to come, made here so that no program
+                // thread's registration allocates.
+                crate::frontend::callsite::keep_room();
+            }
             for reg in fresh {
                 self.known_sites += 1;
-                let static_len = static_args_len(&reg.kinds);
+                let static_len = static_args_len(reg.kinds);
                 let has_serde = reg.kinds.iter().any(|&k| ArgKind(k).base() == ArgKind::SERDE);
                 let mut routes = 0u64;
                 for (b, r) in self.routes.iter().enumerate() {
@@ -153,6 +161,9 @@ impl Dictionary {
     pub fn refresh_shapes(&mut self) {
         let mut fresh = Vec::new();
         crate::serde_arg::shapes_since(self.shapes.len(), &mut fresh);
+        if !fresh.is_empty() {
+            crate::serde_arg::keep_room();
+        }
         self.shapes.extend(fresh.into_iter().map(|descriptor| ShapeSlot { descriptor, in_segment: 0 }));
     }
 
@@ -185,7 +196,7 @@ impl Dictionary {
         let mut refreshed = false;
         loop {
             let sites = &self.sites;
-            let lookup = |id: u32| sites.get(id as usize)?.as_ref().map(|s| Layout::of(&s.reg.kinds, s.static_len));
+            let lookup = |id: u32| sites.get(id as usize)?.as_ref().map(|s| Layout::of(s.reg.kinds, s.static_len));
             let mut unknown = false;
             for r in Records::starting_at(bytes, w.end, lookup) {
                 match r {

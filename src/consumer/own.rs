@@ -52,7 +52,7 @@ impl Consumer {
     /// Writes a record of the consumer's own stream (thread `tapelog`), through the same
     /// paths as the rings' records: segments, text outputs, dictionary on first use.
     fn write_own<A: ArgList>(&mut self, cs: &'static Callsite, args: A) {
-        let id = register(cs, A::kinds) & !DISABLED;
+        let id = register(cs, A::KINDS) & !DISABLED;
         let ticks = clock::ticks();
         let mut rec = vec![0u8; RECORD_HEADER_LEN + args.encoded_len()];
         rec[0..4].copy_from_slice(&id.to_le_bytes());

@@ -155,9 +155,9 @@ impl Consumer {
                         need_site = Some(id);
                         break;
                     }
-                    let serde_kinds = site.has_serde.then(|| site.reg.kinds.clone());
+                    let serde_kinds = site.has_serde.then_some(site.reg.kinds);
                     let static_len = site.static_len;
-                    let len = match record_len_split(split, pos, &site.reg.kinds, static_len) {
+                    let len = match record_len_split(split, pos, site.reg.kinds, static_len) {
                         Ok(l) => l,
                         Err(_) => {
                             self.shared.set_error(format!("malformed record in thread {}'s ring", slot.shared.id));
@@ -167,7 +167,7 @@ impl Consumer {
                         }
                     };
                     if let Some(kinds) = serde_kinds {
-                        need_shape = self.dict.missing_shape(split, pos, &kinds, serial);
+                        need_shape = self.dict.missing_shape(split, pos, kinds, serial);
                         if need_shape.is_some() {
                             break;
                         }

@@ -247,8 +247,8 @@ pub trait ArgList {
     unsafe fn encode_staged(&self, dst: *mut u8, staged: &[u8]);
     /// Appends the encodings of the staged arguments, in order.
     fn stage(&self, out: &mut Vec<u8>);
-    /// Appends the kind codes.
-    fn kinds(out: &mut Vec<u8>);
+    /// The kind codes, in order: a constant, so registering a call site copies nothing.
+    const KINDS: &'static [u8];
 }
 
 /// `copy_nonoverlapping` that copies 16..=64 bytes as two overlapping fixed-size blocks
@@ -305,7 +305,7 @@ impl ArgList for () {
     unsafe fn encode_staged(&self, _dst: *mut u8, _staged: &[u8]) {}
     #[inline(always)]
     fn stage(&self, _out: &mut Vec<u8>) {}
-    fn kinds(_out: &mut Vec<u8>) {}
+    const KINDS: &'static [u8] = &[];
 }
 
 const fn add_static(a: Option<usize>, b: Option<usize>) -> Option<usize> {
@@ -347,9 +347,7 @@ macro_rules! tuple_args {
             fn stage(&self, out: &mut Vec<u8>) {
                 $(if $name::STAGED { self.$idx.stage(out); })+
             }
-            fn kinds(out: &mut Vec<u8>) {
-                $(out.push($name::KIND.0);)+
-            }
+            const KINDS: &'static [u8] = &[$($name::KIND.0),+];
         }
     )*};
 }
@@ -398,8 +396,7 @@ mod tests {
         let s = String::from("hey");
         let b = enc((&s.as_str(), &Some(3u8), &None::<&str>));
         assert_eq!(b, [3, 0, 0, 0, b'h', b'e', b'y', 1, 3, 0]);
-        let mut k = Vec::new();
-        <(&&str, &Option<u8>, &Option<&str>) as ArgList>::kinds(&mut k);
+        let k = <(&&str, &Option<u8>, &Option<&str>) as ArgList>::KINDS;
         assert_eq!(k, [ArgKind::STR.0, ArgKind::U8.option().0, ArgKind::STR.option().0]);
     }
 }

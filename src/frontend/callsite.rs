@@ -2,10 +2,11 @@
 //! the run-time filter's verdict cached in it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use super::sample::Sampler;
 use crate::filter::Filter;
+use crate::sync::table::Table;
 use crate::Level;
 
 /// Bit of [`Callsite::state`] that marks a registered call site the filter turned off.
@@ -84,23 +85,47 @@ impl Callsite {
 }
 
 /// A registered call site, as the consumer needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Registered {
     pub cs: &'static Callsite,
-    pub kinds: Arc<[u8]>,
+    /// The argument kinds ([`crate::frontend::args::ArgList::KINDS`]), a constant.
+    pub kinds: &'static [u8],
 }
 
+/// Registered call sites: entry `id - 1` is call site `id`. Ids live as long as the process,
+/// so they stay valid across logger restarts.
+///
+/// Readers (the consumer, a sink's thread) take no lock ([`Table`]), so a program thread
+/// registering a call site never waits behind a reader. Room is kept ahead of need
+/// ([`keep_room`]) by the consumer and by [`crate::preallocate`], so a registration does
+/// not allocate. Up to 2^20 call sites (past that, a new call site stays off).
+#[cfg(not(loom))]
+static SITES: Table<Registered, 4096, 256> = Table::new();
+/// (Under loom, whose atomics are not `const`, made on first use; the loom models do not
+/// use it.)
+#[cfg(loom)]
+static SITES: std::sync::LazyLock<Table<Registered, 4096, 256>> = std::sync::LazyLock::new(Table::new);
+
+/// What registrars share: taken by a program thread's first call of a call site, and by a
+/// change of the filter. Never by a reader of [`SITES`].
 struct Registry {
-    /// Indexed by `id - 1`. Ids live as long as the process, so they stay valid across
-    /// logger restarts.
-    sites: Vec<Registered>,
     filter: Filter,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { sites: Vec::new(), filter: Filter::EVERYTHING });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { filter: Filter::EVERYTHING });
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Room kept in [`SITES`] for call sites not registered yet.
+const ROOM: usize = 256;
+
+/// Makes room in the call-site table for [`ROOM`] more call sites (one allocation, rarely),
+/// so that the registrations that follow do not allocate. Called off the program's hot
+/// paths: by the consumer when it takes new call sites, and by [`crate::preallocate`].
+pub(crate) fn keep_room() {
+    SITES.reserve(ROOM);
 }
 
 fn verdict(filter: &Filter, cs: &Callsite, id: u32) -> u32 {
@@ -111,19 +136,21 @@ fn verdict(filter: &Filter, cs: &Callsite, id: u32) -> u32 {
     }
 }
 
-/// Registers `cs` (once) and returns its state. Slow path: first use of a call site.
+/// Registers `cs` (once) and returns its state. Slow path: first use of a call site. Takes
+/// the registrars' lock (which no reader takes) and does not allocate while the table has
+/// room.
 #[cold]
-pub(crate) fn register(cs: &'static Callsite, kinds: impl FnOnce(&mut Vec<u8>)) -> u32 {
-    let mut reg = registry();
+pub(crate) fn register(cs: &'static Callsite, kinds: &'static [u8]) -> u32 {
+    let reg = registry();
     let state = cs.state.load(Ordering::Relaxed); // the lock orders this against other registrars
     if state != 0 {
         return state;
     }
-    let mut k = Vec::new();
-    kinds(&mut k);
-    reg.sites.push(Registered { cs, kinds: k.into() });
-    let id = reg.sites.len() as u32;
-    let state = verdict(&reg.filter, cs, id);
+    let state = match SITES.push(Registered { cs, kinds }) {
+        Ok(i) => verdict(&reg.filter, cs, i as u32 + 1),
+        // No id left: the call site stays off (registered, so this is not tried again).
+        Err(_) => DISABLED,
+    };
     // Release: publishes the registry entry to every thread that Acquire-loads the state.
     cs.state.store(state, Ordering::Release);
     state
@@ -132,27 +159,23 @@ pub(crate) fn register(cs: &'static Callsite, kinds: impl FnOnce(&mut Vec<u8>)) 
 /// Replaces the filter and re-evaluates every registered call site.
 pub(crate) fn apply_filter(filter: Filter) {
     let mut reg = registry();
-    for (i, r) in reg.sites.iter().enumerate() {
+    // Under the lock no registration is under way, so every pushed entry is there.
+    for (i, r) in (0..).map_while(|i| SITES.get(i).map(|r| (i, r))) {
         // Release, as in `register` (the entry itself was published then already).
         r.cs.state.store(verdict(&filter, r.cs, i as u32 + 1), Ordering::Release);
     }
     reg.filter = filter;
 }
 
-/// Copies registered call sites with ids `> known` into `out` (in id order).
+/// Copies registered call sites with ids `> known` into `out` (in id order), without a lock.
 pub(crate) fn registered_since(known: usize, out: &mut Vec<Registered>) {
-    let reg = registry();
-    if reg.sites.len() > known {
-        out.extend_from_slice(&reg.sites[known..]);
-    }
+    out.extend((known..).map_while(|i| SITES.get(i).copied()));
 }
 
 /// Every registered call site that has a sampler, with its id.
 pub(crate) fn sampled_sites() -> Vec<(u32, &'static Callsite)> {
-    registry()
-        .sites
-        .iter()
-        .enumerate()
+    (0..)
+        .map_while(|i| SITES.get(i).map(|r| (i, r)))
         .filter(|(_, r)| r.cs.sampler.is_some())
         .map(|(i, r)| (i as u32 + 1, r.cs))
         .collect()

@@ -72,7 +72,7 @@ impl RoutedSegments {
         self.used_sites.clear();
         self.used_shapes.clear();
         let mut records = 0u64;
-        let lookup = |id: u32| dict.get(id).map(|s| Layout::of(&s.reg.kinds, s.static_len));
+        let lookup = |id: u32| dict.get(id).map(|s| Layout::of(s.reg.kinds, s.static_len));
         // The drain loop hands over only records it took apart already.
         for r in Records::starting_at(split, b.start, lookup) {
             let Ok(rec) = r else { break };
@@ -85,7 +85,7 @@ impl RoutedSegments {
                 self.used_sites.push(rec.id);
                 if site.has_serde {
                     let used = &mut self.used_shapes;
-                    let _ = for_each_shape(split, rec.at, &site.reg.kinds, |s| used.push(s));
+                    let _ = for_each_shape(split, rec.at, site.reg.kinds, |s| used.push(s));
                 }
                 records += 1;
             }

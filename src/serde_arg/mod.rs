@@ -25,7 +25,7 @@ pub use tapelog_format::serde_value::{decode_arg, shape, Data, Shape, Shapes, St
 use crate::frontend::args::Arg;
 use crate::wire::ArgKind;
 
-pub(crate) use registry::shapes_since;
+pub(crate) use registry::{keep_room, shapes_since};
 
 /// Wraps a `serde::Serialize` value so it can be logged as a deferred argument or field.
 ///
@@ -127,7 +127,12 @@ thread_local! {
 }
 
 /// Gives this thread's staging buffer its working size now, its memory touched, so the
-/// first staged call neither allocates nor faults (see [`crate::preallocate`]).
+/// first staged call neither allocates nor faults (see [`crate::preallocate`]); and readies
+/// what the first value of a new shape needs, so that it makes no system call and takes no
+/// page fault either: room in the shape table, and heap memory this thread's allocator has
+/// already touched. (Registering a shape builds its descriptor, a few small allocations
+/// that are freed again but one. An allocator that keeps freed memory for reuse, as glibc's
+/// does below its trim threshold of 128 KiB, serves them from the touched block.)
 pub(crate) fn preallocate() {
     let _ = STAGE.try_with(|cell| {
         if let Ok(mut buf) = cell.try_borrow_mut() {
@@ -136,7 +141,13 @@ pub(crate) fn preallocate() {
             }
         }
     });
+    keep_room();
+    drop(crate::ring::touched(WARM_HEAP));
 }
+
+/// Heap touched and given back by [`preallocate`] for the registration of new shapes: room
+/// for hundreds of descriptors, well under glibc's trim threshold (128 KiB).
+const WARM_HEAP: usize = 64 << 10;
 
 /// What [`preallocate`] gives the staging buffer.
 const STAGE_PREALLOC: usize = 4 << 10;

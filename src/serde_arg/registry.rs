@@ -7,20 +7,41 @@ use std::sync::{Arc, Mutex};
 
 use tapelog_format::serde_value as build;
 
+use crate::sync::table::Table;
+
+/// What registering threads share, under one lock that no reader takes.
 struct Registry {
     by_fp: HashMap<u64, u32>,
     /// One id per distinct descriptor, however many fingerprints lead to it.
     by_desc: HashMap<Arc<[u8]>, u32>,
-    /// Descriptor of shape id `i + 1`. Ids live as long as the process (like call-site ids).
-    shapes: Vec<Arc<[u8]>>,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 
+/// Descriptor of shape id `i + 1`. Ids live as long as the process (like call-site ids).
+/// The consumer and the text output read it without a lock ([`Table`]). Up to 2^20 shapes.
+#[cfg(not(loom))]
+static SHAPES: Table<Arc<[u8]>, 4096, 256> = Table::new();
+/// (Under loom, made on first use, as `frontend::callsite::SITES`.)
+#[cfg(loom)]
+static SHAPES: std::sync::LazyLock<Table<Arc<[u8]>, 4096, 256>> = std::sync::LazyLock::new(Table::new);
+
+/// Shapes a registry starts with room for.
+const START: usize = 64;
+
 fn with_registry<R>(f: impl FnOnce(&mut Registry) -> R) -> R {
     let mut g = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
-    let r = g.get_or_insert_with(|| Registry { by_fp: HashMap::new(), by_desc: HashMap::new(), shapes: Vec::new() });
+    let r = g.get_or_insert_with(|| Registry {
+        by_fp: HashMap::with_capacity(START),
+        by_desc: HashMap::with_capacity(START),
+    });
     f(r)
+}
+
+/// Makes room in the shape table for more shapes, off the program's hot paths (by the
+/// consumer when it takes new shapes, and by `preallocate`).
+pub(crate) fn keep_room() {
+    SHAPES.reserve(START);
 }
 
 const CACHE: usize = 64;
@@ -65,26 +86,23 @@ fn register<T: serde::Serialize + ?Sized>(fp: u64, v: &T, slot: usize) -> Result
                 let id = match r.by_desc.get(&desc) {
                     Some(&id) => id,
                     None => {
-                        r.shapes.push(desc.clone());
-                        let id = r.shapes.len() as u32;
+                        let id = SHAPES.push(desc.clone()).map_err(|_| "too many serde shapes (2^20)".to_string())?;
+                        let id = id as u32 + 1;
                         r.by_desc.insert(desc, id);
                         id
                     }
                 };
                 r.by_fp.insert(fp, id);
-                id
-            })
+                Ok::<u32, String>(id)
+            })?
         }
     };
     let _ = CACHE_SLOTS.try_with(|c| c[slot].set((fp, id)));
     Ok(id)
 }
 
-/// Appends the descriptors of shape ids `known + 1 ..` (in id order) to `out`.
+/// Appends the descriptors of shape ids `known + 1 ..` (in id order) to `out`, without a
+/// lock.
 pub(crate) fn shapes_since(known: usize, out: &mut Vec<Arc<[u8]>>) {
-    with_registry(|r| {
-        if r.shapes.len() > known {
-            out.extend_from_slice(&r.shapes[known..]);
-        }
-    })
+    out.extend((known..).map_while(|i| SHAPES.get(i).cloned()));
 }

@@ -32,7 +32,7 @@ use crate::wire::{Layout, Malformed, RecordError, Records};
 /// What a call site's lines need, prepared once.
 struct SiteText {
     cs: &'static Callsite,
-    kinds: Arc<[u8]>,
+    kinds: &'static [u8],
     /// Bytes of its arguments, if every record of the site has the same.
     static_len: Option<usize>,
     template: Result<Template, String>,
@@ -179,7 +179,7 @@ impl TextSinks {
         end: usize,
         base: u64,
         anchor: &Anchor,
-        mut site: impl FnMut(u32) -> Option<(&'static Callsite, Arc<[u8]>, Option<usize>)>,
+        mut site: impl FnMut(u32) -> Option<(&'static Callsite, &'static [u8], Option<usize>)>,
     ) -> (u64, u64, usize) {
         let (mut records, mut marker_drops) = (0, 0);
         let mut pos = start;
@@ -189,7 +189,7 @@ impl TextSinks {
             // of the call site; a site met for the first time is prepared, then measured.
             let next = {
                 let sites = &self.sites;
-                let lookup = |id: u32| sites.get(id as usize)?.as_ref().map(|s| Layout::of(&s.kinds, s.static_len));
+                let lookup = |id: u32| sites.get(id as usize)?.as_ref().map(|s| Layout::of(s.kinds, s.static_len));
                 Records::starting_at(split, pos, lookup).next()
             };
             let (id, len, drops) = match next {
@@ -293,7 +293,7 @@ impl TextSinks {
         self.batch = copy;
     }
 
-    fn ensure_site(&mut self, id: u32, cs: &'static Callsite, kinds: Arc<[u8]>, static_len: Option<usize>) {
+    fn ensure_site(&mut self, id: u32, cs: &'static Callsite, kinds: &'static [u8], static_len: Option<usize>) {
         let i = id as usize;
         if self.sites.len() <= i {
             self.sites.resize_with(i + 1, || None);
@@ -321,7 +321,7 @@ impl TextSinks {
             return (0, d.count);
         }
         let Some(Some(site)) = self.sites.get(id as usize) else { return (0, 0) };
-        let (cs, kinds, mask) = (site.cs, site.kinds.clone(), site.outs);
+        let (cs, kinds, mask) = (site.cs, site.kinds, site.outs);
         self.line.clear();
         self.ts.push(&mut self.line, ns);
         let ts_len = self.line.len();
@@ -344,7 +344,7 @@ impl TextSinks {
             let _ = write!(tmp, "{}", cs.line);
             syslog::push_param(sd, "line", tmp);
         }
-        let msg_end = self.message(id, &kinds, args, thread, ns);
+        let msg_end = self.message(id, kinds, args, thread, ns);
         if let Some(sd) = &mut self.sd {
             sd.push(']');
         }
@@ -509,7 +509,7 @@ impl Output for TextSinks {
         self.origin = b.origin;
         let (thread, dict) = ((b.thread.name.as_str(), b.thread.id), b.dict);
         self.records(thread, b.split, b.start, b.end, b.base, b.anchor, |id| {
-            dict.get(id).map(|s| (s.reg.cs, s.reg.kinds.clone(), s.static_len))
+            dict.get(id).map(|s| (s.reg.cs, s.reg.kinds, s.static_len))
         });
     }
 

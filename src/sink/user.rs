@@ -339,7 +339,7 @@ pub(crate) struct SiteCache {
     known: usize,
 }
 
-type CachedSite = (&'static crate::frontend::callsite::Callsite, Arc<[u8]>, Option<usize>);
+type CachedSite = (&'static crate::frontend::callsite::Callsite, &'static [u8], Option<usize>);
 
 impl SiteCache {
     pub fn get(&mut self, id: u32) -> Option<CachedSite> {
@@ -353,10 +353,10 @@ impl SiteCache {
                 if self.sites.len() <= id {
                     self.sites.resize_with(id + 1, || None);
                 }
-                let static_len = crate::wire::record::static_args_len(&r.kinds);
+                let static_len = crate::wire::record::static_args_len(r.kinds);
                 self.sites[id] = Some((r.cs, r.kinds, static_len));
             }
         }
-        self.sites.get(i)?.clone()
+        *self.sites.get(i)?
     }
 }

@@ -1,6 +1,6 @@
 //! Synchronization that tapelog wrote itself, beside the rings `rtrb` provides (the flush
-//! barrier, the handover of new rings at registration and shutdown, and the ring memory
-//! budget's counter), in a form
+//! barrier, the handover of new rings at registration and shutdown, the ring memory
+//! budget's counter, and the append-only table of call sites and shapes), in a form
 //! loom can model-check: its atomics, mutexes and condition variables come from
 //! [`primitive`], which switches to loom's under `cfg(loom)` (as crossbeam-epoch does).
 //!
@@ -10,6 +10,7 @@ pub(crate) mod budget;
 pub(crate) mod flush;
 pub(crate) mod handover;
 pub(crate) mod primitive;
+pub(crate) mod table;
 
 /// Runs a loom model of this module's synchronization. Three preemptions find the known
 /// classes of bugs in seconds; `LOOM_MAX_PREEMPTIONS` (read by `Builder::new`) searches
