@@ -1,8 +1,8 @@
 //! After `preallocate()`, the first call of a new call site (its registration) and the first
-//! serde value of a new shape make no system call: checked by a seccomp filter on the
-//! logging thread that traps every system call it makes (the trap handler records the
-//! number and the call is skipped), and the records arrive whole. Page faults are read
-//! from `/proc` and printed; `benches/cold.rs` reports them per call.
+//! serde value of a new shape make no system call and take no page fault: system calls are
+//! checked by a seccomp filter on the logging thread that traps every one it makes (the
+//! trap handler records the number and the call is skipped), page faults by the thread's
+//! count in `/proc`; and the records arrive whole. `benches/cold.rs` reports both per call.
 //!
 //! The filtered thread can never make a system call again, so it cannot exit: it spins
 //! until the test process ends. This file holds this one test so that nothing else shares
@@ -134,6 +134,7 @@ fn a_new_call_site_and_a_new_serde_shape_make_no_system_call_after_preallocate()
     println!("cold calls: {traps} system calls trapped {nrs:?}, {faults} minor page faults");
     assert_eq!(traps_before, 0, "system calls between the filter and the cold calls: {nrs:?}");
     assert_eq!(traps, 0, "the cold calls made system calls (numbers {nrs:?})");
+    assert_eq!(faults, 0, "the cold calls took page faults");
 
     tapelog::flush();
     let st = tapelog::stats();

@@ -461,7 +461,9 @@ fn refused_still(current: u64) -> bool {
 /// call site's first call (registration: a few hundred nanoseconds, no allocation, a lock
 /// shared only with other threads registering at that moment) and the first value of a new
 /// serde shape (a few microseconds: the shape's descriptor is built, from heap memory this
-/// call touched). Log each call site once during warm-up to take even that off the hot loop.
+/// call touched). The first `preallocate()` of the process also maps the program's code
+/// into its page tables, so code that runs for the first time later does not fault. Log
+/// each call site once during warm-up to take even the registration off the hot loop.
 ///
 /// Returns the bytes of the thread's ring, or `None` when no logger runs, on the consumer
 /// thread, or when the budget has no room for a ring (the thread's calls are then dropped
@@ -472,6 +474,7 @@ pub fn preallocate() -> Option<usize> {
     }
     crate::serde_arg::preallocate();
     callsite::keep_room();
+    crate::os::map_program_code();
     // SAFETY: used only during this call, on this thread.
     let h = unsafe { hot() };
     let _busy = Busy::enter(&h.busy)?;
