@@ -165,6 +165,10 @@ fn warm_calls(samples: usize, gap: u64, f: impl Fn(u64)) -> (Vec<u64>, Cost) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--fault-in") {
+        return fault_in_once(args[i + 1].parse().expect("ring bytes"), args[i + 2] == "on");
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let threads = if quick { 16 } else { 64 };
     let warm_samples = if quick { 20_000 } else { 200_000 };
@@ -270,6 +274,92 @@ fn main() {
         warm_counts.allocs,
     );
     println!("\nrecords: logged {} written {} dropped {}", st.total.logged, st.total.written, st.total.dropped);
+
+    big_ring_fault_in(if quick { 3 } else { 7 }, &dir);
+}
+
+/// `preallocate()` of a 16 and a 64 MiB ring, with huge pages advised and without,
+/// interleaved (on, off, on, off, ...), each in a fresh process (so the ring is new memory,
+/// not pages a freed ring left with the allocator): how long the fault-in takes, its page
+/// faults, and how much of the ring the kernel backed with huge pages (`AnonHugePages`
+/// growth in `/proc/self/smaps_rollup`).
+fn big_ring_fault_in(reps: usize, dir: &std::path::Path) {
+    println!("\n| preallocate() of a big ring (fresh process each) | huge pages | runs | median | faults (median) | huge-page backed (median) | ratio off/on |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let exe = std::env::current_exe().expect("own path");
+    for ring in [16usize << 20, 64 << 20] {
+        let mut by_mode: [Vec<(f64, u64, u64)>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..reps {
+            for (m, huge) in [true, false].into_iter().enumerate() {
+                let out = std::process::Command::new(&exe)
+                    .args(["--fault-in", &ring.to_string(), if huge { "on" } else { "off" }])
+                    .env("TAPELOG_COLD_DIR", dir)
+                    .output()
+                    .expect("run the measurement");
+                let text = String::from_utf8_lossy(&out.stdout);
+                let v: Vec<f64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+                assert!(
+                    out.status.success() && v.len() == 3,
+                    "fault-in run failed: {text} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                by_mode[m].push((v[0], v[1] as u64, v[2] as u64));
+            }
+        }
+        let med = |v: &[(f64, u64, u64)]| {
+            let mut t: Vec<f64> = v.iter().map(|x| x.0).collect();
+            let mut f: Vec<u64> = v.iter().map(|x| x.1).collect();
+            let mut h: Vec<u64> = v.iter().map(|x| x.2).collect();
+            t.sort_by(f64::total_cmp);
+            f.sort_unstable();
+            h.sort_unstable();
+            (t[t.len() / 2], f[f.len() / 2], h[h.len() / 2])
+        };
+        let (on, off) = (med(&by_mode[0]), med(&by_mode[1]));
+        for (name, m) in [("advised", on), ("off", off)] {
+            println!(
+                "| {} MiB | {name} | {reps} | {} | {} | {} MiB | {} |",
+                ring >> 20,
+                fmt_ns(m.0 * 1e9),
+                m.1,
+                m.2 >> 20,
+                if name == "off" { format!("{:.1}x", off.0 / on.0) } else { String::new() }
+            );
+        }
+    }
+}
+
+/// One measurement of [`big_ring_fault_in`], in this (fresh) process: prints seconds, minor
+/// faults and huge-page-backed bytes of one `preallocate()`.
+fn fault_in_once(ring: usize, huge: bool) {
+    let dir = std::path::PathBuf::from(std::env::var_os("TAPELOG_COLD_DIR").expect("dir"))
+        .join(format!("fault-in-{}", std::process::id()));
+    let guard = tapelog::Builder::new()
+        .no_capacity_warning()
+        .dir(&dir)
+        .ring_capacity(ring)
+        .segment_size(2 * ring)
+        .huge_pages(huge)
+        .start()
+        .expect("start");
+    let (f0, _, _) = counters();
+    let h0 = anon_huge();
+    let t = std::time::Instant::now();
+    assert!(tapelog::preallocate().is_some());
+    let took = t.elapsed().as_secs_f64();
+    let (faults, huge_bytes) = (counters().0 - f0, anon_huge().saturating_sub(h0));
+    drop(guard);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("{took} {faults} {huge_bytes}");
+}
+
+/// Bytes of this process's anonymous memory backed by transparent huge pages now.
+fn anon_huge() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb << 10)
 }
 
 /// Nanoseconds with a unit that keeps about three significant digits.

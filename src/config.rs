@@ -20,6 +20,8 @@ pub(crate) struct Config {
     /// Budget for the bytes of every thread's ring together; `None`: [`crate::ring`]'s
     /// default share of physical memory.
     pub max_ring_memory: Option<usize>,
+    /// Whether rings of 4 MiB and more are advised as transparent huge pages.
+    pub huge_pages: bool,
     pub overflow: Overflow,
     pub consumer_core: Option<usize>,
     pub idle: Idle,
@@ -121,6 +123,7 @@ impl Builder {
                 segment_size: 64 << 20,
                 ring_capacity: 1 << 20,
                 max_ring_memory: None,
+                huge_pages: true,
                 overflow: Overflow::Drop,
                 consumer_core: None,
                 idle: Idle::Backoff,
@@ -174,6 +177,17 @@ impl Builder {
     /// `tapelog`.
     pub fn max_ring_memory(mut self, bytes: usize) -> Self {
         self.cfg.max_ring_memory = Some(bytes);
+        self
+    }
+
+    /// Whether rings of 4 MiB and more are advised as transparent huge pages
+    /// (`MADV_HUGEPAGE`) before they are faulted in (default: on). Where the kernel has
+    /// transparent huge pages in `madvise` or `always` mode this makes a big ring's fault-in
+    /// many times faster and keeps the hot path's stores in a few TLB entries; turn it off
+    /// where the kernel's compaction for huge pages is known to stall (`defrag` set to
+    /// `always`), or to compare.
+    pub fn huge_pages(mut self, on: bool) -> Self {
+        self.cfg.huge_pages = on;
         self
     }
 

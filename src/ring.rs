@@ -26,7 +26,8 @@ use crate::sync::budget::Budget;
 /// The smallest ring the budget shrinks a ring to (unless the configured one is smaller).
 pub const RING_FLOOR: usize = 64 << 10;
 
-/// Rings at least this large are advised as huge pages before they are faulted in.
+/// Rings at least this large are advised as huge pages before they are faulted in (unless
+/// [`Builder::huge_pages`](crate::Builder::huge_pages) is off).
 const HUGE_RING: usize = 4 << 20;
 
 /// Bytes of ring leased now, process-wide (every logger's, until freed).
@@ -68,7 +69,8 @@ pub(crate) fn could_lease(from: &Budget, wanted: usize, limit: usize) -> bool {
 }
 
 /// A new ring with every page faulted in, leased from `from` (in the logger: [`leased`])
-/// within `limit`; `None` if not even the floor fits.
+/// within `limit`; `None` if not even the floor fits. With `huge`, a ring of 4 MiB or more
+/// is advised as huge pages first.
 ///
 /// Its size is `wanted` while the budget has room for four more such rings; past that, the
 /// largest power-of-two fraction of `wanted` (down to the floor) that is at most a quarter of
@@ -78,6 +80,7 @@ pub(crate) fn make(
     from: &'static Budget,
     wanted: usize,
     limit: usize,
+    huge: bool,
 ) -> Option<(rtrb::Producer<u8>, rtrb::Consumer<u8>, Lease)> {
     let floor = wanted.min(RING_FLOOR);
     let lease = loop {
@@ -96,13 +99,13 @@ pub(crate) fn make(
     };
     let cap = lease.bytes;
     let (mut producer, consumer) = rtrb::RingBuffer::<u8>::new(cap);
-    fault_in(&mut producer, cap);
+    fault_in(&mut producer, cap, huge && cap >= HUGE_RING);
     Some((producer, consumer, lease))
 }
 
 /// Writes every byte of an empty ring once (without committing anything), so its pages are
 /// mapped before the first record.
-fn fault_in(producer: &mut rtrb::Producer<u8>, cap: usize) {
+fn fault_in(producer: &mut rtrb::Producer<u8>, cap: usize, huge: bool) {
     // A new ring is empty: the whole capacity is one writable chunk.
     let Ok(mut chunk) = producer.write_chunk_uninit(cap) else { return };
     let (a, b) = chunk.as_mut_slices();
@@ -110,7 +113,7 @@ fn fault_in(producer: &mut rtrb::Producer<u8>, cap: usize) {
         if s.is_empty() {
             continue;
         }
-        if cap >= HUGE_RING {
+        if huge {
             advise_huge(s.as_mut_ptr().cast(), s.len());
         }
         // SAFETY: `s` is `s.len()` bytes of ring memory this producer may write; writing
@@ -180,12 +183,12 @@ mod tests {
         let used = USED.get_or_init(Budget::new);
         let limit = 6 << 20;
         // Full rings while four more would fit: 6 MiB left, then 5, then 4.
-        let full: Vec<_> = (0..3).map(|_| make(used, 1 << 20, limit).expect("fits")).collect();
+        let full: Vec<_> = (0..3).map(|_| make(used, 1 << 20, limit, true).expect("fits")).collect();
         assert!(full.iter().all(|r| r.2.bytes() == 1 << 20));
         // 3 MiB left: a quarter of it is 768 KiB, so 512 KiB rings, and so on down.
         let mut sizes = Vec::new();
         let mut rings = Vec::new();
-        while let Some(r) = make(used, 1 << 20, limit) {
+        while let Some(r) = make(used, 1 << 20, limit, true) {
             sizes.push(r.2.bytes());
             rings.push(r);
         }
@@ -204,7 +207,7 @@ mod tests {
         assert_eq!(p3.slots(), RING_FLOOR);
         assert!(p3.write_chunk_uninit(RING_FLOOR).is_ok());
         // A ring smaller than the floor is never shrunk below what was asked.
-        let (_p4, _c4, d) = make(used, 4096, usize::MAX).unwrap();
+        let (_p4, _c4, d) = make(used, 4096, usize::MAX, true).unwrap();
         assert_eq!(d.bytes(), 4096);
     }
 }

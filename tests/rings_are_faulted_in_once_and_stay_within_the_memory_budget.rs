@@ -1,7 +1,8 @@
 //! Rings are faulted in when they are made, so a thread that called `preallocate()` logs
 //! through a whole big ring without one page fault; and every ring together stays within
 //! `max_ring_memory`, with 2,000 live threads, every call accounted for; a thread refused a
-//! ring gets one once an exited thread's ring returns to the budget.
+//! ring gets one once an exited thread's ring returns to the budget; big rings get huge
+//! pages when advised (`Builder::huge_pages`) and none when not.
 
 mod common;
 use common::*;
@@ -189,4 +190,56 @@ fn a_thread_refused_a_ring_gets_one_when_an_exited_threads_ring_is_freed() {
     let waiter: Vec<String> = args_of(&events, "waiter logs {}").map(|(_, a)| a[0].clone()).collect();
     assert_eq!(waiter, ["2"], "only the call made with a ring is written");
     assert_eq!(args_of(&events, "holder logs {}").count(), 1);
+}
+
+/// Bytes of this process's anonymous memory backed by transparent huge pages now.
+fn anon_huge() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb << 10)
+}
+
+/// How much of a new 16 MiB ring the kernel backs with huge pages, with `huge_pages(on)`.
+fn huge_backed_ring(on: bool) -> u64 {
+    let dir = TempDir::new(if on { "huge-on" } else { "huge-off" });
+    let guard = tapelog::Builder::new()
+        .dir(dir.path())
+        .ring_capacity(16 << 20)
+        .segment_size(64 << 20)
+        .huge_pages(on)
+        .no_capacity_warning()
+        .start()
+        .unwrap();
+    let before = anon_huge();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        assert!(tapelog::preallocate().is_some());
+        tx.send(anon_huge()).unwrap();
+        // The ring lives until this thread ends: measured while it does.
+    });
+    let after = rx.recv().unwrap();
+    t.join().unwrap();
+    drop(guard);
+    after.saturating_sub(before)
+}
+
+#[test]
+fn big_rings_get_huge_pages_only_when_advised() {
+    // Only `madvise` mode makes the advice the difference ("always" backs every ring,
+    // "never" none); elsewhere there is nothing to check.
+    let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if !mode.contains("[madvise]") {
+        eprintln!("transparent huge pages are not in madvise mode here ({mode:?}): skipped");
+        return;
+    }
+    let _s = serial();
+    let on = huge_backed_ring(true);
+    let off = huge_backed_ring(false);
+    println!("16 MiB ring: {} MiB huge-page backed when advised, {} MiB when not", on >> 20, off >> 20);
+    assert_eq!(off, 0, "huge pages without the advice");
+    // The kernel may not find free huge pages for all of it (fragmented memory): at least
+    // one, though, where it has them at all.
+    assert!(on >= 2 << 20, "no huge page for the ring when advised ({on} bytes)");
 }

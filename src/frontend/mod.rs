@@ -516,7 +516,7 @@ fn attach() -> bool {
     // thread and shutdown take, so that faulting in one thread's ring (a millisecond for
     // 1 MiB, more for big rings) holds up no other. A shutdown that begins meanwhile closes
     // the handover, which then refuses the ring below.
-    let Some((producer, ring, lease)) = ring::make(ring::leased(), wanted, limit) else {
+    let Some((producer, ring, lease)) = ring::make(ring::leased(), wanted, limit, shared.config.huge_pages) else {
         shared.totals.rings_refused.fetch_add(1, Ordering::Relaxed);
         let _ = REFUSED.try_with(|r| r.set((shared.generation, wanted, limit)));
         return false;

@@ -189,6 +189,13 @@ pub const PEERS: &[PeerInfo] = &[
         harness::run::<tapelog::Tapelog<{ 16 << 20 }, true>>,
     ),
     ring_row(
+        "tapelog-16m-prealloc-4k",
+        TAPELOG,
+        "as tapelog-16m-prealloc, with huge_pages(false): the ring in 4 KiB pages",
+        TAPELOG_OUTPUT,
+        harness::run::<tapelog::Tapelog<{ 16 << 20 }, true, false>>,
+    ),
+    ring_row(
         "bare-rtrb-64m",
         BARE_RTRB,
         "producer spins while the 64 MiB ring is full; ring pre-touched in start",

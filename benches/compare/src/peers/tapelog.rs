@@ -1,5 +1,6 @@
 //! tapelog itself, in blocking mode, with a ring of `RING` bytes per thread, made by
-//! `tapelog::preallocate()` before the warm-up when `PREALLOC` is set.
+//! `tapelog::preallocate()` before the warm-up when `PREALLOC` is set, and advised as huge
+//! pages (rings of 4 MiB and more) unless `HUGE` is unset.
 
 use std::path::Path;
 
@@ -8,11 +9,11 @@ use anyhow::{anyhow, Result};
 use crate::harness::{Counted, Finished, Peer};
 
 /// A running tapelog.
-pub struct Tapelog<const RING: usize, const PREALLOC: bool> {
+pub struct Tapelog<const RING: usize, const PREALLOC: bool, const HUGE: bool = true> {
     guard: tapelog::Guard,
 }
 
-impl<const RING: usize, const PREALLOC: bool> Peer for Tapelog<RING, PREALLOC> {
+impl<const RING: usize, const PREALLOC: bool, const HUGE: bool> Peer for Tapelog<RING, PREALLOC, HUGE> {
     type Local = ();
 
     fn start(dir: &Path, _: usize) -> Result<Self> {
@@ -21,6 +22,7 @@ impl<const RING: usize, const PREALLOC: bool> Peer for Tapelog<RING, PREALLOC> {
             .dir(dir)
             .segment_size(256 << 20)
             .ring_capacity(RING)
+            .huge_pages(HUGE)
             .overflow(tapelog::Overflow::Block)
             // The consumer shares the last core with every other logger's backend threads:
             // this thread is pinned there, so the one core it may use is that core.
