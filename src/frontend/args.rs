@@ -371,6 +371,76 @@ tuple_args! {
     (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14, P 15)
 }
 
+/// One argument whose type is known only at run time (the `log` bridge's key-value fields).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DynArg<'a> {
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+    Str(&'a str),
+}
+
+impl DynArg<'_> {
+    /// The kind code its call site registers.
+    pub(crate) fn kind(&self) -> ArgKind {
+        match self {
+            DynArg::U64(_) => u64::KIND,
+            DynArg::I64(_) => i64::KIND,
+            DynArg::F64(_) => f64::KIND,
+            DynArg::Bool(_) => bool::KIND,
+            DynArg::Str(_) => str::KIND,
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            DynArg::U64(v) => v.encoded_len(),
+            DynArg::I64(v) => v.encoded_len(),
+            DynArg::F64(v) => v.encoded_len(),
+            DynArg::Bool(v) => v.encoded_len(),
+            DynArg::Str(v) => v.encoded_len(),
+        }
+    }
+
+    /// # Safety
+    /// As [`Arg::encode`].
+    unsafe fn encode(&self, dst: *mut u8) -> *mut u8 {
+        // SAFETY: forwarded from the caller; each arm is that type's own encoding.
+        unsafe {
+            match self {
+                DynArg::U64(v) => v.encode(dst),
+                DynArg::I64(v) => v.encode(dst),
+                DynArg::F64(v) => v.encode(dst),
+                DynArg::Bool(v) => v.encode(dst),
+                DynArg::Str(v) => v.encode(dst),
+            }
+        }
+    }
+}
+
+/// An argument list made at run time. Its kinds are not a constant, so its call site must be
+/// registered with them ([`DynArg::kind`]) before the first call: [`ArgList::KINDS`] is
+/// empty and never used for it.
+pub(crate) struct DynArgs<'a>(pub &'a [DynArg<'a>]);
+
+impl ArgList for DynArgs<'_> {
+    const STATIC_LEN: Option<usize> = None;
+    const STAGED: bool = false;
+    fn encoded_len(&self) -> usize {
+        self.0.iter().map(DynArg::encoded_len).sum()
+    }
+    unsafe fn encode_staged(&self, dst: *mut u8, _staged: &[u8]) {
+        let mut p = dst;
+        for a in self.0 {
+            // SAFETY: the caller reserved `encoded_len()` bytes, the sum of these.
+            p = unsafe { a.encode(p) };
+        }
+    }
+    fn stage(&self, _out: &mut Vec<u8>) {}
+    const KINDS: &'static [u8] = &[];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
