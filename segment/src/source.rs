@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
-use crate::writer::{SegmentConfig, SegmentWriter};
+use crate::writer::{Removed, SegmentConfig, SegmentWriter};
 use tapelog_format::net::{self as proto, CheckedEntry};
 use tapelog_format::wire::header::FileHeader;
 use tapelog_format::wire::SegmentName;
@@ -54,6 +54,19 @@ impl SourceWriter {
     /// Opens (or reopens) the directory of the source described by `header`, continuing
     /// after any segments an earlier collector wrote there.
     pub fn open(dir: &Path, header: &FileHeader, segment_size: usize) -> io::Result<SourceWriter> {
+        SourceWriter::open_with_quota(dir, header, segment_size, None)
+    }
+
+    /// [`open`](Self::open), keeping at most `max_bytes` of segment files in the directory
+    /// (those of earlier runs included): each time a segment opens, the oldest are removed
+    /// until the rest fit, never the one being written, so the directory holds at most
+    /// `max_bytes` plus one segment. [`removed`](Self::removed) says what went.
+    pub fn open_with_quota(
+        dir: &Path,
+        header: &FileHeader,
+        segment_size: usize,
+        max_bytes: Option<u64>,
+    ) -> io::Result<SourceWriter> {
         fs::create_dir_all(dir)?;
         let mut first_seq = 0u32;
         for e in fs::read_dir(dir)?.filter_map(Result::ok) {
@@ -78,7 +91,7 @@ impl SourceWriter {
             run_id: header.run_id,
             metadata: header.metadata.clone(),
             max_files: None,
-            max_bytes: None,
+            max_bytes,
             pid: header.pid,
             clock: header.clock,
             first_seq,
@@ -102,6 +115,16 @@ impl SourceWriter {
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// What the quota removed so far (segments of this directory, oldest first).
+    pub fn removed(&self) -> &Removed {
+        self.seg.removed()
+    }
+
+    /// How many segments this writer opened: it changes when one opens.
+    pub fn segments_opened(&self) -> u64 {
+        self.seg.serial
     }
 
     /// Sequenced entries the files hold: where a reconnecting sender resumes.
