@@ -284,6 +284,13 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
+        if max_memory < serve::MIN_MEMORY {
+            eprintln!(
+                "tapelog serve: error: --max-memory {max_memory} is below {}, one connection's starting buffer",
+                serve::MIN_MEMORY
+            );
+            return ExitCode::from(2);
+        }
         let token = match token_file.as_deref().map(serve::Token::from_file).transpose() {
             Ok(t) => t,
             Err(e) => {

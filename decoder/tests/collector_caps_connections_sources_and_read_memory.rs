@@ -229,3 +229,21 @@ fn frames_past_the_memory_budget_close_their_connections() {
     assert_eq!(serve.term(), Some(0));
     assert_eq!(counted(&serve, "connections over --max-memory"), refused, "{}", serve.log_text());
 }
+
+#[test]
+fn a_memory_budget_below_one_buffer_stops_the_collector_at_start() {
+    let d = TempDir::new("net-cap-memory-min");
+    let dir = d.path().join("collected");
+    let (code, _, err) = run(&[
+        "serve",
+        "--allow-root",
+        "--listen",
+        "127.0.0.1:0",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--max-memory",
+        "1000",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-memory 1000 is below 262144"), "{err}");
+}

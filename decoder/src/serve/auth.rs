@@ -5,6 +5,16 @@ use std::path::Path;
 use tapelog_format::net::MAX_TOKEN;
 
 /// A shared secret. Its `Debug` shows only its length, so it never reaches a log line.
+///
+/// ```
+/// use tapelog_decoder::serve::Token;
+///
+/// let t = Token::new("s3cret")?;
+/// assert!(t.matches(b"s3cret") && !t.matches(b"s3creT"));
+/// assert!(!format!("{t:?}").contains("s3cret"));
+/// assert!(Token::new("").is_err());
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(Vec<u8>);
 

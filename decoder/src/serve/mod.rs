@@ -91,6 +91,9 @@ impl Default for ServeOptions {
     }
 }
 
+/// The smallest `max_memory`: one connection's starting read buffer.
+pub const MIN_MEMORY: usize = reader::INITIAL_BUFFER;
+
 /// How often a blocked read looks at the stop flag.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -130,6 +133,30 @@ impl Ctx {
 }
 
 /// A bound collector, before it serves.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use tapelog_decoder::serve::{Collector, ServeOptions, Token};
+///
+/// let dir = std::env::temp_dir().join(format!("tapelog-doc-serve-{}", std::process::id()));
+/// let opts = ServeOptions {
+///     listen: "127.0.0.1:0".into(),
+///     dir: dir.clone(),
+///     token: Some(Token::new("s3cret")?),
+///     max_connections: 16,
+///     ..ServeOptions::default()
+/// };
+/// let stop = Arc::new(AtomicBool::new(false));
+/// let c = Collector::bind(opts, stop.clone(), Box::new(std::io::sink()))?;
+/// let stats = c.stats();
+/// let t = std::thread::spawn(move || c.run());
+/// stop.store(true, Ordering::Relaxed);
+/// t.join().unwrap()?;
+/// assert_eq!(stats.get().auth_refused, 0);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Collector {
     listener: TcpListener,
     ctx: Arc<Ctx>,
