@@ -1,7 +1,8 @@
 //! Disk quotas of `tapelog serve`: a sender that outruns `--max-bytes-per-source` leaves at
 //! most that much plus one segment in its directory, the oldest segments removed first (what
 //! is left is the newest records, without a hole), and the removal is logged and counted;
-//! `--max-bytes` does the same across sources.
+//! `--max-bytes` does the same across sources: a second source's segments push out the
+//! first's, all but its newest.
 
 mod common;
 use common::net::*;
@@ -86,7 +87,7 @@ fn a_source_past_its_quota_keeps_its_newest_segments() {
 }
 
 #[test]
-fn the_collector_total_keeps_the_newest_segments() {
+fn the_collector_total_removes_the_oldest_segments_of_any_source() {
     let _s = serial();
     let local = TempDir::new("net-quota-total-local");
     let remote = TempDir::new("net-quota-total-remote");
@@ -95,10 +96,21 @@ fn the_collector_total_keeps_the_newest_segments() {
         remote.path(),
         &["--segment-size", &SEGMENT.to_string(), "--max-bytes", &QUOTA.to_string()],
     );
-    send_all(&serve.addr.clone(), local.path());
+    // One run, then another: two sources, one after the other.
+    send_all(&serve.addr.clone(), &local.path().join("a"));
+    let first = source_dirs(remote.path());
+    assert_eq!(first.len(), 1, "{first:?}");
+    check_kept_newest(&first[0]);
+    send_all(&serve.addr.clone(), &local.path().join("b"));
     assert_eq!(serve.term(), Some(0));
     let dirs = source_dirs(remote.path());
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    check_kept_newest(&dirs[0]);
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let second = dirs.iter().find(|d| **d != first[0]).unwrap();
+    // The second run's segments pushed out the first run's: only its newest (spared, as
+    // the one a connection may be writing) is left.
+    assert_eq!(segments(&first[0]).0.len(), 1, "{:?}", segments(&first[0]));
+    check_kept_newest(second);
+    let total = segments(&first[0]).1 + segments(second).1;
+    assert!(total <= QUOTA + 2 * SEGMENT, "{total} bytes left under --dir");
     assert!(serve.log_text().contains("--max-bytes: removed"), "{}", serve.log_text());
 }
