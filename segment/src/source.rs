@@ -61,6 +61,39 @@ impl SourceWriter {
     /// (those of earlier runs included): each time a segment opens, the oldest are removed
     /// until the rest fit, never the one being written, so the directory holds at most
     /// `max_bytes` plus one segment. [`removed`](Self::removed) says what went.
+    ///
+    /// ```
+    /// use tapelog_format::net::{check_entry, push_entry};
+    /// use tapelog_format::wire::{entry, header::FileHeader};
+    /// use tapelog_segment::{list_segments, SourceWriter};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tapelog-doc-quota-{}", std::process::id()));
+    /// let header = FileHeader {
+    ///     version: tapelog_format::wire::FORMAT_VERSION,
+    ///     flags: 0,
+    ///     header_len: 0,
+    ///     committed: 0,
+    ///     run_id: 7,
+    ///     seq: 0,
+    ///     pid: 1,
+    ///     created_unix_ns: 0,
+    ///     clock: tapelog_format::wire::header::CLOCK_MONOTONIC,
+    ///     metadata: Vec::new(),
+    /// };
+    /// let mut w = SourceWriter::open_with_quota(&dir, &header, 64 << 10, Some(128 << 10))?;
+    /// let mut e = Vec::new();
+    /// push_entry(&mut e, entry::THREAD_END, &[0u8; 1000]);
+    /// for seq in 0..1000 {
+    ///     w.data(seq, check_entry(&e).unwrap()).unwrap();
+    /// }
+    /// w.publish();
+    /// assert!(w.removed().files > 0);
+    /// let left: u64 = list_segments(&dir).iter().map(|(_, len)| len).sum();
+    /// assert!(left <= (128 << 10) + (64 << 10));
+    /// w.finish();
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open_with_quota(
         dir: &Path,
         header: &FileHeader,
