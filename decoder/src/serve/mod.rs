@@ -230,8 +230,9 @@ impl Collector {
                     self.ctx.open.fetch_add(1, Ordering::Relaxed);
                     let ctx = self.ctx.clone();
                     let spawned = std::thread::Builder::new().name(format!("serve-{peer}")).spawn(move || {
+                        // Gives the slot back however the connection ends, a panic included.
+                        let _slot = OpenSlot(&ctx.open);
                         connection(&ctx, stream, peer);
-                        ctx.open.fetch_sub(1, Ordering::Relaxed);
                     });
                     match spawned {
                         Ok(h) => conns.push(h),
@@ -257,6 +258,16 @@ impl Collector {
         self.ctx.log(&format!("limits: {stats}"));
         self.ctx.log("stopped; every source's files are finalized");
         Ok(())
+    }
+}
+
+/// A connection's place among `--max-connections`, given back on drop.
+struct OpenSlot<'a>(&'a AtomicUsize);
+
+impl Drop for OpenSlot<'_> {
+    fn drop(&mut self) {
+        // Relaxed: a count, no data (see `Collector::run`).
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -385,6 +396,10 @@ fn serve_connection(ctx: &Ctx, mut stream: TcpStream, peer: SocketAddr) -> Resul
     {
         Ok(w) => w,
         Err(e) => {
+            if !dir.exists() {
+                // Nothing was made: the source does not count against --max-sources.
+                ctx.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            }
             let reason = format!("cannot write {}: {e}", dir.display());
             let _ = proto::write_reject(&mut stream, version, &reason);
             return Err(reason);
