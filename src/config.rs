@@ -394,6 +394,15 @@ impl Builder {
                     crate::net::MIN_SEND_BUFFER
                 )));
             }
+            if let Some(t) = &n.token {
+                if t.0.is_empty() || t.0.len() > crate::net::proto::MAX_TOKEN {
+                    return Err(StartError::Config(format!(
+                        "network token of {} bytes: it must hold 1 to {} bytes",
+                        t.0.len(),
+                        crate::net::proto::MAX_TOKEN
+                    )));
+                }
+            }
             if n.send_buffer < 2 * cfg.ring_capacity {
                 return Err(StartError::Config(format!(
                     "network send_buffer {} must be at least twice ring_capacity {}: one batch can hold a whole ring",

@@ -192,6 +192,7 @@ pub(crate) struct NetCounters {
     pub connected: AtomicBool,
     pub connects: AtomicU64,
     pub disconnects: AtomicU64,
+    pub rejections: AtomicU64,
     pub records_queued: AtomicU64,
     pub records_delivered: AtomicU64,
     pub records_dropped: AtomicU64,

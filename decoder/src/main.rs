@@ -142,7 +142,7 @@ enum Cmd {
     /// source (host, pid, run) gets a directory under DIR whose segments `tapelog cat` reads.
     /// Stop with SIGINT or SIGTERM; files are finalized.
     #[command(
-        after_help = "Connection events (accepted, closed and why) go to stderr, one line each. A connection that sends anything but the tapelog stream protocol, an unknown protocol version, a damaged entry, a frame over --max-frame, or that stalls mid-frame is closed; the others go on.\nExit codes: 0 stopped by a signal, 2 could not listen or create DIR."
+        after_help = "Connection events (accepted, closed and why) go to stderr, one line each. A connection that sends anything but the tapelog stream protocol, an unknown protocol version, a missing or wrong token (with --token-file), a damaged entry, a frame over --max-frame or past --max-memory, or that stalls mid-frame is closed; the others go on. Limits and what they stop: docs/SECURITY.md.\nExit codes: 0 stopped by a signal, 2 could not listen or create DIR, a bad --token-file, or root without --allow-root."
     )]
     Serve {
         /// Address to listen on (`host:port`; port 0 picks a free port, printed at start).
@@ -166,6 +166,32 @@ enum Cmd {
         /// Color the printed level and timestamp: auto, always, never.
         #[arg(long, value_enum, default_value = "auto")]
         color: Color,
+        /// Let in only senders whose HELLO carries this file's content (trimmed) as token
+        /// (`Network::token`). The file must be readable by its owner only (chmod 600).
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Connections at once; more are closed at accept, with a log line.
+        #[arg(long, value_name = "N", default_value_t = 256)]
+        max_connections: usize,
+        /// Source directories under DIR (those already there count); a new source past it
+        /// is refused.
+        #[arg(long, value_name = "N", default_value_t = 1024)]
+        max_sources: usize,
+        /// Bytes of read buffers of all connections together; a connection whose next frame
+        /// would pass it is closed.
+        #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+        max_memory: usize,
+        /// Bytes of segment files per source directory; the oldest are removed as new ones
+        /// open (the one being written stays, so up to one segment more). Unlimited if unset.
+        #[arg(long, value_name = "BYTES")]
+        max_bytes_per_source: Option<u64>,
+        /// Bytes of segment files of all sources together; the oldest (by modification time)
+        /// are removed, never a source's newest. Unlimited if unset.
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<u64>,
+        /// Run even as root (refused otherwise: the collector writes what the network sends).
+        #[arg(long)]
+        allow_root: bool,
     },
     /// Verify headers, dictionaries, committed lengths, checksums and record framing.
     #[command(after_help = "Prints one line per file: OK, TORN at a byte offset, CORRUPT at a byte offset, or \
@@ -215,7 +241,8 @@ fn serve_main(opts: serve::ServeOptions) -> i32 {
     };
     match c.local_addr() {
         Ok(a) => {
-            let _ = writeln!(stderr, "tapelog serve: listening on {a}, writing to {}", opts.dir.display());
+            let auth = if opts.token.is_some() { "senders need the token" } else { "no token required" };
+            let _ = writeln!(stderr, "tapelog serve: listening on {a}, writing to {}, {auth}", opts.dir.display());
         }
         Err(e) => {
             let _ = writeln!(stderr, "tapelog serve: error: {e}");
@@ -233,7 +260,44 @@ fn serve_main(opts: serve::ServeOptions) -> i32 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Cmd::Serve { listen, dir, print, segment_size, max_frame, stall_timeout, color } = cli.cmd {
+    if let Cmd::Serve {
+        listen,
+        dir,
+        print,
+        segment_size,
+        max_frame,
+        stall_timeout,
+        color,
+        token_file,
+        max_connections,
+        max_sources,
+        max_memory,
+        max_bytes_per_source,
+        max_bytes,
+        allow_root,
+    } = cli.cmd
+    {
+        if !allow_root && serve::running_as_root() {
+            eprintln!(
+                "tapelog serve: error: refusing to run as root: the collector writes whatever the network sends it; \
+                 run it as an unprivileged user, or pass --allow-root"
+            );
+            return ExitCode::from(2);
+        }
+        if max_memory < serve::MIN_MEMORY {
+            eprintln!(
+                "tapelog serve: error: --max-memory {max_memory} is below {}, one connection's starting buffer",
+                serve::MIN_MEMORY
+            );
+            return ExitCode::from(2);
+        }
+        let token = match token_file.as_deref().map(serve::Token::from_file).transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("tapelog serve: error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         let color = match color {
             Color::Never => false,
             Color::Always => true,
@@ -254,6 +318,12 @@ fn main() -> ExitCode {
             max_frame,
             stall_timeout: Duration::from_secs_f64(stall_timeout.max(0.1)),
             print,
+            token,
+            max_connections: max_connections.max(1),
+            max_sources,
+            max_memory,
+            max_bytes_per_source,
+            max_bytes,
         };
         // Not under a stderr lock: connection threads log to stderr.
         return ExitCode::from(serve_main(opts) as u8);

@@ -20,9 +20,9 @@ const BUFFER: usize = 256 << 10;
 /// A collector built from the library's pieces that reads 16 KiB every 20 ms until `fast`.
 fn throttled_collector(listener: TcpListener, dir: std::path::PathBuf, fast: Arc<AtomicBool>) {
     let (mut s, _) = listener.accept().unwrap();
-    let header = proto::read_hello(&mut s).unwrap();
-    let mut w = SourceWriter::open(&dir, &header, 8 << 20).unwrap();
-    proto::write_welcome(&mut s, w.resume()).unwrap();
+    let hello = proto::read_hello(&mut s).unwrap();
+    let mut w = SourceWriter::open(&dir, &hello.header, 8 << 20).unwrap();
+    proto::write_welcome(&mut s, hello.version, w.resume()).unwrap();
     w.begin_connection();
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 << 10];

@@ -8,8 +8,9 @@
 //!
 //! ```text
 //! sender → collector   HELLO   magic "TAPENET\0", version u16, header_len u32,
-//!                              a segment file header describing the source
-//! collector → sender   WELCOME magic, version u16, status u8
+//!                              a segment file header describing the source,
+//!                              version 2 only: token_len u16, token[token_len]
+//! collector → sender   WELCOME magic, version u16 (the HELLO's), status u8
 //!                              status 0 (accepted): resume u64
 //!                              status 1 (rejected): reason_len u16, reason (UTF-8)
 //! sender → collector   frames  tag u8, len u32, body[len]
@@ -28,6 +29,13 @@
 //! the connection or the collector died in between. What the sender could not keep (its
 //! buffer was full) it counts and reports in-band as a DROPS entry: the gap marker.
 //!
+//! # Versions and the token
+//! Version 2 adds one field after the header: a shared token (possibly empty) that a
+//! collector started with `--token-file` requires. A sender without a token sends a
+//! version 1 HELLO, so it still talks to a collector that speaks only version 1; a collector
+//! answers in the version of the HELLO, so a version 1 sender reads its WELCOME. The token is
+//! sent in clear: it keeps strangers out of a closed network, it does not hide the stream.
+//!
 //! DICT entries are not sequenced: the sender sends its whole dictionary after every
 //! (re)connect and every new entry before the first DATA entry that needs it.
 
@@ -39,8 +47,14 @@ use crate::wire::ENTRY_HEADER_LEN;
 /// The 8 magic bytes that open a HELLO and a WELCOME.
 pub const MAGIC: [u8; 8] = *b"TAPENET\0";
 
-/// The protocol version this library speaks.
-pub const VERSION: u16 = 1;
+/// The newest protocol version this library speaks (2: the HELLO carries a token).
+pub const VERSION: u16 = 2;
+
+/// The oldest protocol version this library speaks (1: no token).
+pub const MIN_VERSION: u16 = 1;
+
+/// Longest token a HELLO may carry.
+pub const MAX_TOKEN: usize = 1024;
 
 /// Frame tag: a dictionary entry.
 pub const DICT: u8 = 1;
@@ -79,27 +93,75 @@ fn proto<T>(msg: impl Into<String>) -> Result<T, ProtoError> {
     Err(ProtoError(msg.into()))
 }
 
-/// Encodes a HELLO for a source described by `header`.
+/// Encodes a version 1 HELLO (no token) for a source described by `header`.
 pub fn encode_hello(header: &FileHeader) -> Vec<u8> {
+    encode_hello_version(header, 1, &[])
+}
+
+/// Encodes a version 2 HELLO carrying `token` (at most [`MAX_TOKEN`] bytes; a longer one is
+/// cut there, and a collector then refuses it).
+pub fn encode_hello_with_token(header: &FileHeader, token: &[u8]) -> Vec<u8> {
+    encode_hello_version(header, 2, &token[..token.len().min(MAX_TOKEN)])
+}
+
+fn encode_hello_version(header: &FileHeader, version: u16, token: &[u8]) -> Vec<u8> {
     let h = header.encode();
-    let mut b = Vec::with_capacity(14 + h.len());
+    let mut b = Vec::with_capacity(16 + h.len() + token.len());
     b.extend_from_slice(&MAGIC);
-    b.extend_from_slice(&VERSION.to_le_bytes());
+    b.extend_from_slice(&version.to_le_bytes());
     b.extend_from_slice(&(h.len() as u32).to_le_bytes());
     b.extend_from_slice(&h);
+    if version >= 2 {
+        b.extend_from_slice(&(token.len() as u16).to_le_bytes());
+        b.extend_from_slice(token);
+    }
     b
 }
 
-/// Reads a HELLO: the source's header. Errors name what is wrong; I/O errors (including
-/// timeouts) pass through as `Err(Err(io))`.
-pub fn read_hello(r: &mut impl Read) -> Result<FileHeader, HelloError> {
-    let mut fixed = [0u8; 14];
+/// A HELLO as read.
+#[derive(Debug, Clone)]
+pub struct Hello {
+    /// The protocol version the sender speaks; the WELCOME answers in it.
+    pub version: u16,
+    /// The source's header.
+    pub header: FileHeader,
+    /// The token (version 2), possibly empty; `None` in a version 1 HELLO.
+    pub token: Option<Vec<u8>>,
+}
+
+/// Bytes of a HELLO before its header: magic, version, header length.
+pub const HELLO_FIXED: usize = 14;
+
+/// How many bytes the HELLO at the start of `b` needs, as far as `b` tells: the fixed part,
+/// then the header it announces, then (version 2) the token length and the token. A reader
+/// that holds this many bytes can call [`read_hello`] without running out.
+pub fn hello_needs(b: &[u8]) -> usize {
+    if b.len() < HELLO_FIXED {
+        return HELLO_FIXED;
+    }
+    let version = u16::from_le_bytes([b[8], b[9]]);
+    let len = (u32::from_le_bytes([b[10], b[11], b[12], b[13]]) as usize).min(MAX_HELLO_HEADER + 1);
+    let after_header = HELLO_FIXED + len;
+    if version < 2 {
+        return after_header;
+    }
+    if b.len() < after_header + 2 {
+        return after_header + 2;
+    }
+    let tlen = u16::from_le_bytes([b[after_header], b[after_header + 1]]) as usize;
+    after_header + 2 + tlen.min(MAX_TOKEN + 1)
+}
+
+/// Reads a HELLO: the source's header and, in version 2, its token. Errors name what is
+/// wrong; I/O errors (including timeouts) pass through as [`HelloError::Io`].
+pub fn read_hello(r: &mut impl Read) -> Result<Hello, HelloError> {
+    let mut fixed = [0u8; HELLO_FIXED];
     r.read_exact(&mut fixed).map_err(HelloError::Io)?;
     if fixed[..8] != MAGIC {
         return Err(HelloError::Proto(ProtoError("not a tapelog stream (bad magic in the first 8 bytes)".into())));
     }
     let version = u16::from_le_bytes([fixed[8], fixed[9]]);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(HelloError::Version(version));
     }
     let len = u32::from_le_bytes([fixed[10], fixed[11], fixed[12], fixed[13]]) as usize;
@@ -110,7 +172,23 @@ pub fn read_hello(r: &mut impl Read) -> Result<FileHeader, HelloError> {
     }
     let mut h = vec![0u8; len];
     r.read_exact(&mut h).map_err(HelloError::Io)?;
-    FileHeader::decode(&h).map_err(|e| HelloError::Proto(ProtoError(format!("HELLO header: {e}"))))
+    let header = FileHeader::decode(&h).map_err(|e| HelloError::Proto(ProtoError(format!("HELLO header: {e}"))))?;
+    let token = if version >= 2 {
+        let mut n = [0u8; 2];
+        r.read_exact(&mut n).map_err(HelloError::Io)?;
+        let n = u16::from_le_bytes(n) as usize;
+        if n > MAX_TOKEN {
+            return Err(HelloError::Proto(ProtoError(format!(
+                "HELLO token of {n} bytes is over the {MAX_TOKEN}-byte limit"
+            ))));
+        }
+        let mut t = vec![0u8; n];
+        r.read_exact(&mut t).map_err(HelloError::Io)?;
+        Some(t)
+    } else {
+        None
+    };
+    Ok(Hello { version, header, token })
 }
 
 /// Why a HELLO was not accepted.
@@ -129,32 +207,43 @@ impl core::fmt::Display for HelloError {
         match self {
             HelloError::Io(e) => write!(f, "reading HELLO: {e}"),
             HelloError::Version(v) => {
-                write!(f, "protocol version {v} is not supported (this collector speaks {VERSION})")
+                write!(f, "protocol version {v} is not supported (this collector speaks {MIN_VERSION} to {VERSION})")
             }
             HelloError::Proto(e) => e.fmt(f),
         }
     }
 }
 
-/// Writes a WELCOME that accepts the source and asks it to resume at `resume`.
-pub fn write_welcome(w: &mut impl Write, resume: u64) -> io::Result<()> {
+/// The version a WELCOME answers a HELLO of `hello_version` in: the same, or this
+/// library's newest for a version it does not speak (the WELCOME then rejects it).
+pub fn answer_version(hello_version: u16) -> u16 {
+    if (MIN_VERSION..=VERSION).contains(&hello_version) {
+        hello_version
+    } else {
+        VERSION
+    }
+}
+
+/// Writes a WELCOME in protocol `version` (the HELLO's) that accepts the source and asks it
+/// to resume at `resume`.
+pub fn write_welcome(w: &mut impl Write, version: u16, resume: u64) -> io::Result<()> {
     let mut b = Vec::with_capacity(19);
     b.extend_from_slice(&MAGIC);
-    b.extend_from_slice(&VERSION.to_le_bytes());
+    b.extend_from_slice(&version.to_le_bytes());
     b.push(ACCEPTED);
     b.extend_from_slice(&resume.to_le_bytes());
     w.write_all(&b)
 }
 
-/// Writes a WELCOME that rejects the source, giving the reason.
-pub fn write_reject(w: &mut impl Write, reason: &str) -> io::Result<()> {
+/// Writes a WELCOME in protocol `version` that rejects the source, giving the reason.
+pub fn write_reject(w: &mut impl Write, version: u16, reason: &str) -> io::Result<()> {
     let mut n = reason.len().min(1024);
     while !reason.is_char_boundary(n) {
         n -= 1;
     }
     let mut b = Vec::with_capacity(13 + n);
     b.extend_from_slice(&MAGIC);
-    b.extend_from_slice(&VERSION.to_le_bytes());
+    b.extend_from_slice(&version.to_le_bytes());
     b.push(REJECTED);
     b.extend_from_slice(&(n as u16).to_le_bytes());
     b.extend_from_slice(&reason.as_bytes()[..n]);
@@ -170,8 +259,8 @@ pub fn read_welcome(r: &mut impl Read) -> io::Result<Result<u64, String>> {
         return Err(bad("bad magic (is this a tapelog collector?)"));
     }
     let version = u16::from_le_bytes([fixed[8], fixed[9]]);
-    if version != VERSION {
-        return Err(bad(&format!("protocol version {version}, this library speaks {VERSION}")));
+    if !(MIN_VERSION..=VERSION).contains(&version) {
+        return Err(bad(&format!("protocol version {version}, this library speaks {MIN_VERSION} to {VERSION}")));
     }
     match fixed[10] {
         ACCEPTED => {
@@ -304,14 +393,54 @@ mod tests {
             metadata: vec![("host".into(), "a".into())],
         };
         let b = encode_hello(&h);
+        assert_eq!(hello_needs(&b[..3]), HELLO_FIXED);
+        assert_eq!(hello_needs(&b[..HELLO_FIXED]), b.len());
         let got = read_hello(&mut &b[..]).unwrap();
+        assert_eq!((got.version, got.token), (1, None));
+        let got = got.header;
         assert_eq!((got.run_id, got.pid, got.metadata.clone()), (42, 7, h.metadata.clone()));
         let mut w = Vec::new();
-        write_welcome(&mut w, 99).unwrap();
+        write_welcome(&mut w, 1, 99).unwrap();
+        assert_eq!(u16::from_le_bytes([w[8], w[9]]), 1, "a version 1 HELLO is answered in version 1");
         assert_eq!(read_welcome(&mut &w[..]).unwrap(), Ok(99));
         let mut w = Vec::new();
-        write_reject(&mut w, "no room").unwrap();
+        write_reject(&mut w, 2, "no room").unwrap();
         assert_eq!(read_welcome(&mut &w[..]).unwrap(), Err("no room".into()));
+    }
+
+    #[test]
+    fn a_version_2_hello_carries_its_token() {
+        let h = FileHeader {
+            version: crate::wire::FORMAT_VERSION,
+            flags: 0,
+            header_len: 0,
+            committed: 0,
+            run_id: 5,
+            seq: 0,
+            pid: 3,
+            created_unix_ns: 1,
+            clock: 1,
+            metadata: vec![],
+        };
+        let b = encode_hello_with_token(&h, b"s3cret");
+        // The reader learns the length in steps: fixed part, header, token length, token.
+        let after_header = b.len() - 2 - 6;
+        assert_eq!(hello_needs(&b[..HELLO_FIXED]), after_header + 2);
+        assert_eq!(hello_needs(&b[..after_header + 2]), b.len());
+        let got = read_hello(&mut &b[..]).unwrap();
+        assert_eq!((got.version, got.token.as_deref(), got.header.run_id), (2, Some(&b"s3cret"[..]), 5));
+        let empty = read_hello(&mut &encode_hello_with_token(&h, b"")[..]).unwrap();
+        assert_eq!(empty.token.as_deref(), Some(&b""[..]));
+        // Cut short anywhere: an I/O error (more bytes needed), never a wrong token.
+        for n in 0..b.len() {
+            assert!(matches!(read_hello(&mut &b[..n]), Err(HelloError::Io(_))), "cut at {n}");
+        }
+        // A token length over the limit is named.
+        let mut long = b[..after_header].to_vec();
+        long.extend_from_slice(&u16::MAX.to_le_bytes());
+        assert!(read_hello(&mut &long[..]).unwrap_err().to_string().contains("token of 65535 bytes"));
+        assert_eq!(answer_version(1), 1);
+        assert_eq!(answer_version(99), VERSION);
     }
 
     #[test]

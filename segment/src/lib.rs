@@ -35,4 +35,4 @@ mod writer;
 
 pub use source::{DataOutcome, SourceWriter, MAX_DICT_BYTES, POSITION_FILE};
 pub use tapelog_format::wire::FILE_PREFIX;
-pub use writer::{list_segments, SegmentConfig, SegmentWriter};
+pub use writer::{list_segments, Removed, SegmentConfig, SegmentWriter};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
-use crate::writer::{SegmentConfig, SegmentWriter};
+use crate::writer::{Removed, SegmentConfig, SegmentWriter};
 use tapelog_format::net::{self as proto, CheckedEntry};
 use tapelog_format::wire::header::FileHeader;
 use tapelog_format::wire::SegmentName;
@@ -54,6 +54,52 @@ impl SourceWriter {
     /// Opens (or reopens) the directory of the source described by `header`, continuing
     /// after any segments an earlier collector wrote there.
     pub fn open(dir: &Path, header: &FileHeader, segment_size: usize) -> io::Result<SourceWriter> {
+        SourceWriter::open_with_quota(dir, header, segment_size, None)
+    }
+
+    /// [`open`](Self::open), keeping at most `max_bytes` of segment files in the directory
+    /// (those of earlier runs included): each time a segment opens, the oldest are removed
+    /// until the rest fit, never the one being written, so the directory holds at most
+    /// `max_bytes` plus one segment. [`removed`](Self::removed) says what went.
+    ///
+    /// ```
+    /// use tapelog_format::net::{check_entry, push_entry};
+    /// use tapelog_format::wire::{entry, header::FileHeader};
+    /// use tapelog_segment::{list_segments, SourceWriter};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tapelog-doc-quota-{}", std::process::id()));
+    /// let header = FileHeader {
+    ///     version: tapelog_format::wire::FORMAT_VERSION,
+    ///     flags: 0,
+    ///     header_len: 0,
+    ///     committed: 0,
+    ///     run_id: 7,
+    ///     seq: 0,
+    ///     pid: 1,
+    ///     created_unix_ns: 0,
+    ///     clock: tapelog_format::wire::header::CLOCK_MONOTONIC,
+    ///     metadata: Vec::new(),
+    /// };
+    /// let mut w = SourceWriter::open_with_quota(&dir, &header, 64 << 10, Some(128 << 10))?;
+    /// let mut e = Vec::new();
+    /// push_entry(&mut e, entry::THREAD_END, &[0u8; 1000]);
+    /// for seq in 0..1000 {
+    ///     w.data(seq, check_entry(&e).unwrap()).unwrap();
+    /// }
+    /// w.publish();
+    /// assert!(w.removed().files > 0);
+    /// let left: u64 = list_segments(&dir).iter().map(|(_, len)| len).sum();
+    /// assert!(left <= (128 << 10) + (64 << 10));
+    /// w.finish();
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open_with_quota(
+        dir: &Path,
+        header: &FileHeader,
+        segment_size: usize,
+        max_bytes: Option<u64>,
+    ) -> io::Result<SourceWriter> {
         fs::create_dir_all(dir)?;
         let mut first_seq = 0u32;
         for e in fs::read_dir(dir)?.filter_map(Result::ok) {
@@ -78,7 +124,7 @@ impl SourceWriter {
             run_id: header.run_id,
             metadata: header.metadata.clone(),
             max_files: None,
-            max_bytes: None,
+            max_bytes,
             pid: header.pid,
             clock: header.clock,
             first_seq,
@@ -102,6 +148,16 @@ impl SourceWriter {
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// What the quota removed so far (segments of this directory, oldest first).
+    pub fn removed(&self) -> &Removed {
+        self.seg.removed()
+    }
+
+    /// How many segments this writer opened: it changes when one opens.
+    pub fn segments_opened(&self) -> u64 {
+        self.seg.serial
     }
 
     /// Sequenced entries the files hold: where a reconnecting sender resumes.

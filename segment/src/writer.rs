@@ -121,6 +121,19 @@ pub struct SegmentWriter {
     /// In memory mode, the mapping of the last segment, reused by the next (its pages are
     /// faulted in already).
     spare: Option<MmapMut>,
+    /// What retention removed so far: files, bytes, and the last file's path.
+    removed: Removed,
+}
+
+/// What retention removed from a writer's directory so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Segment files removed.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The last one removed.
+    pub last: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -135,7 +148,16 @@ impl SegmentWriter {
         fs::create_dir_all(&cfg.dir)?;
         let prep = Preparer::start(cfg.dir.clone(), cfg.run_id, cfg.size, cfg.helper_setup.clone()).ok();
         let seq = cfg.first_seq;
-        let mut w = SegmentWriter { cfg, seq, open: None, prep, serial: 0, memory: false, spare: None };
+        let mut w = SegmentWriter {
+            cfg,
+            seq,
+            open: None,
+            prep,
+            serial: 0,
+            memory: false,
+            spare: None,
+            removed: Removed::default(),
+        };
         w.open_next()?;
         Ok(w)
     }
@@ -144,15 +166,32 @@ impl SegmentWriter {
     /// consumer's entry logic runs unchanged for a network stream without segment files
     /// (`Builder::segments(false)` with `Builder::network`).
     pub fn memory(cfg: SegmentConfig) -> io::Result<Self> {
-        let mut w =
-            SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: true, spare: None };
+        let mut w = SegmentWriter {
+            seq: cfg.first_seq,
+            cfg,
+            open: None,
+            prep: None,
+            serial: 0,
+            memory: true,
+            spare: None,
+            removed: Removed::default(),
+        };
         w.open_next()?;
         Ok(w)
     }
 
     /// A writer that never opens a segment (`Builder::segments(false)`).
     pub fn disabled(cfg: SegmentConfig) -> Self {
-        SegmentWriter { seq: cfg.first_seq, cfg, open: None, prep: None, serial: 0, memory: false, spare: None }
+        SegmentWriter {
+            seq: cfg.first_seq,
+            cfg,
+            open: None,
+            prep: None,
+            serial: 0,
+            memory: false,
+            spare: None,
+            removed: Removed::default(),
+        }
     }
 
     /// Whether a segment is open for writing.
@@ -348,8 +387,13 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// What retention removed so far.
+    pub fn removed(&self) -> &Removed {
+        &self.removed
+    }
+
     /// Deletes the oldest segments of the directory beyond the configured limits.
-    fn apply_retention(&self) {
+    fn apply_retention(&mut self) {
         if self.cfg.max_files.is_none() && self.cfg.max_bytes.is_none() {
             return;
         }
@@ -370,6 +414,9 @@ impl SegmentWriter {
             if fs::remove_file(&path).is_ok() {
                 count -= 1;
                 total -= len;
+                self.removed.files += 1;
+                self.removed.bytes += len;
+                self.removed.last = Some(path);
             }
         }
     }

@@ -38,6 +38,18 @@ pub struct Network {
     pub(crate) min_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) connect_timeout: Duration,
+    pub(crate) token: Option<Secret>,
+}
+
+/// A token's bytes; `Debug` shows only their length, so `{:?}` of a configuration never
+/// prints the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes, redacted>", self.0.len())
+    }
 }
 
 impl Network {
@@ -51,7 +63,41 @@ impl Network {
             min_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(2),
+            token: None,
         }
+    }
+
+    /// The shared token a collector started with `tapelog serve --token-file` requires
+    /// (the file's content, trimmed, on both sides). It travels in the HELLO in clear: it keeps
+    /// strangers out of a closed network, it is no protection on an open one
+    /// (`docs/SECURITY.md`). Without a token the sender speaks protocol version 1, which
+    /// collectors without a token accept too. Checked at [`start`](crate::Builder::start):
+    /// not empty, at most [`proto::MAX_TOKEN`] bytes.
+    ///
+    /// ```
+    /// let net = tapelog::Network::tcp("collector.internal:7070").token("s3cret");
+    /// assert!(!format!("{net:?}").contains("s3cret"));
+    /// ```
+    pub fn token(mut self, token: impl AsRef<[u8]>) -> Network {
+        self.token = Some(Secret(token.as_ref().trim_ascii().to_vec()));
+        self
+    }
+
+    /// [`token`](Self::token) read from a file: its content, trimmed.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("tapelog-doc-token-{}", std::process::id()));
+    /// std::fs::write(&path, "s3cret\n")?;
+    /// let net = tapelog::Network::tcp("collector.internal:7070").token_file(&path)?;
+    /// # let _ = net;
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn token_file(self, path: impl AsRef<std::path::Path>) -> std::io::Result<Network> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read token file {}: {e}", path.display())))?;
+        Ok(self.token(bytes))
     }
 
     /// Bytes of the send buffer, which holds entries until the collector acknowledges them:
@@ -92,6 +138,9 @@ pub struct NetworkStats {
     pub connects: u64,
     /// Connections lost.
     pub disconnects: u64,
+    /// Connections the collector refused in its WELCOME (a missing or wrong token, a full
+    /// collector); the sender retries with backoff, and its local segments are unaffected.
+    pub rejections: u64,
     /// Records accepted into the send buffer.
     pub records_queued: u64,
     /// Records the collector acknowledged (they are in its files).
@@ -124,6 +173,7 @@ impl NetworkStats {
             connected: s.connected.load(Relaxed),
             connects: s.connects.load(Relaxed),
             disconnects: s.disconnects.load(Relaxed),
+            rejections: s.rejections.load(Relaxed),
             records_queued: s.records_queued.load(Relaxed),
             records_delivered: s.records_delivered.load(Relaxed),
             records_dropped: s.records_dropped.load(Relaxed),

@@ -81,7 +81,11 @@ impl NetTap {
         let (ctl_tx, ctl_rx) = mpsc::channel();
         let shared =
             Arc::new(NetCounters { peer: cfg.addr.clone(), capacity: cfg.send_buffer as u64, ..Default::default() });
-        let worker = Worker::new(cfg.clone(), ring_rx, ctl_rx, proto::encode_hello(&header), shared.clone());
+        let hello = match &cfg.token {
+            Some(t) => proto::encode_hello_with_token(&header, &t.0),
+            None => proto::encode_hello(&header),
+        };
+        let worker = Worker::new(cfg.clone(), ring_rx, ctl_rx, hello, shared.clone());
         let thread = std::thread::Builder::new().name("tapelog-net".into()).spawn(move || {
             crate::frontend::reentry::mark_owned(0);
             worker.run()

@@ -326,7 +326,8 @@ impl Worker {
         let resume = match proto::read_welcome(&mut stream)? {
             Ok(r) => r,
             Err(reason) => {
-                return Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("collector refused: {reason}")))
+                self.shared.rejections.fetch_add(1, Ordering::Relaxed);
+                return Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("collector refused: {reason}")));
             }
         };
         let pushed = self.acked_seq + self.walk(u64::MAX).2;
