@@ -214,7 +214,8 @@ impl StreamMerger {
                 let q = self.queue(r, e.thread, &seg.path);
                 self.end_queue(q);
             }
-            Entry::Unknown { .. } | Entry::Run(_) => {}
+            // Flight-recorder entries: not shown by the stream reader yet.
+            Entry::Unknown { .. } | Entry::Run(_) | Entry::Recorded(..) | Entry::Dump(_) => {}
         }
     }
 
