@@ -36,6 +36,8 @@ pub(crate) struct Batch<'a> {
     /// The whole BATCH entry (framing, CRC, records) as the main segments hold it; `None`
     /// when no segments are written (`Builder::segments(false)` without a network stream).
     pub framed: Option<&'a [u8]>,
+    /// Records the flight recorder kept and a dump writes out now (framed as RECORDED).
+    pub recorded: bool,
     /// Every call site and shape the records use.
     pub dict: &'a Dictionary,
     /// The sink that logged these records (1-based; 0 for none): the text outputs do not
