@@ -369,6 +369,7 @@ impl StreamMerger {
                     site: run.site(*site)?,
                     args: &bytes[*start..*end],
                     shapes: &run.shapes,
+                    recorded: false,
                 }))
             }
             Head::Drops { ts, count, first, last } => Some(Event::Drops(DropsRef {
