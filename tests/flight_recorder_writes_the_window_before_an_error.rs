@@ -5,13 +5,11 @@
 //! is still kept; and the counters add up.
 
 mod common;
+#[path = "common/recorded.rs"]
+mod recorded;
 use common::*;
+use recorded::{read_back, Rec};
 
-use std::collections::HashMap;
-
-use tapelog::wire::reader::Entry;
-use tapelog::wire::record::static_args_len;
-use tapelog::wire::{unwrap_ticks, EntryReader, Layout, Records};
 use tapelog::{FlightRecorder, Window};
 
 /// Records logged at DEBUG.
@@ -23,81 +21,6 @@ const WINDOW: u64 = 1_000;
 /// A `debug!("dbg {}", u64)` record: header and one u64.
 const DBG_LEN: usize = 10 + 8;
 const BOUND: usize = 1 << 20;
-
-/// One record read back from the segments.
-#[derive(Debug, Clone)]
-struct Rec {
-    format: String,
-    /// The first argument, if it is a u64.
-    value: u64,
-    ticks: u64,
-    recorded: bool,
-}
-
-/// One DUMP entry.
-#[derive(Debug, Clone)]
-struct Dump {
-    count: u64,
-    first: u64,
-    last: u64,
-    trigger: u64,
-    reason: String,
-}
-
-/// Every record and DUMP entry of the segments in `dir`, in file order.
-fn read_back(dir: &std::path::Path) -> (Vec<Rec>, Vec<Dump>) {
-    let (mut recs, mut dumps) = (Vec::new(), Vec::new());
-    for (path, _) in tapelog::list_segments(dir) {
-        let bytes = std::fs::read(&path).unwrap();
-        let mut r = EntryReader::open(&bytes[..]).unwrap();
-        // By call-site id: format, argument kinds.
-        let mut sites: HashMap<u32, (String, Vec<u8>)> = HashMap::new();
-        while let Some((_, e)) = r.next_entry().unwrap() {
-            let (head, payload, recorded) = match e {
-                Entry::Callsite(cs) => {
-                    sites.insert(cs.id, (cs.format.to_string(), cs.kinds.to_vec()));
-                    continue;
-                }
-                Entry::Dump(d) => {
-                    dumps.push(Dump {
-                        count: d.count,
-                        first: d.first_ticks,
-                        last: d.last_ticks,
-                        trigger: d.trigger_ticks,
-                        reason: d.reason.to_string(),
-                    });
-                    continue;
-                }
-                Entry::Batch(h, p) => (h, p, false),
-                Entry::Recorded(h, p) => (h, p, true),
-                _ => continue,
-            };
-            let lookup = |id: u32| sites.get(&id).map(|(_, k)| Layout::of(k, static_args_len(k)));
-            for rec in Records::new(payload, lookup) {
-                let rec = rec.expect("records take apart");
-                if rec.drops.is_some() {
-                    continue;
-                }
-                let (format, kinds) = &sites[&rec.id];
-                let at = rec.at;
-                let mut t = [0u8; 8];
-                t[..6].copy_from_slice(&payload[at + 4..at + 10]);
-                let value = if kinds.first() == Some(&tapelog::wire::ArgKind::U64.0) {
-                    u64::from_le_bytes(payload[rec.args_at()..rec.args_at() + 8].try_into().unwrap())
-                } else {
-                    u64::MAX
-                };
-                recs.push(Rec {
-                    format: format.clone(),
-                    value,
-                    ticks: unwrap_ticks(u64::from_le_bytes(t), head.base_ticks),
-                    recorded,
-                });
-            }
-        }
-    }
-    (recs, dumps)
-}
 
 #[test]
 fn flight_recorder_writes_the_window_before_an_error() {
@@ -184,4 +107,55 @@ fn flight_recorder_writes_the_window_before_an_error() {
     assert_eq!((w.first, w.last), (dbg[0].ticks, dbg[WINDOW as usize - 1].ticks), "{w:?}");
     assert_eq!((m.count, m.reason.as_str()), (still_held, "manual check"), "{m:?}");
     assert_eq!((m.first, m.last), (dbg[WINDOW as usize].ticks, dbg.last().unwrap().ticks), "{m:?}");
+}
+
+/// With `window_after`, the kept records of that long after the error are written out too,
+/// and the dump's line counts both sides. Timing only decides records far from the window's
+/// end: those logged well inside it must be written, those well past it must not.
+#[test]
+fn the_window_after_an_error_is_written_too() {
+    use std::time::{Duration, Instant};
+    let _s = serial();
+    let dir = TempDir::new("flight-after");
+    let before = 20u64;
+    let fr = FlightRecorder::new()
+        .window_before(Window::Bytes(before as usize * (DBG_LEN + FlightRecorder::RECORD_OVERHEAD)))
+        .window_after(Duration::from_millis(200));
+    let guard = tapelog::Builder::new().dir(dir.path()).filter("debug").flight_recorder(fr).start().unwrap();
+    for i in 0..100u64 {
+        tapelog::debug!("dbg {}", i);
+    }
+    let t0 = Instant::now();
+    tapelog::error!("boom {}", 0u64);
+    let t1 = Instant::now();
+    // (index, earliest and latest it can have been stamped, relative to the error's call)
+    let mut after = Vec::new();
+    let mut i = 0u64;
+    while t0.elapsed() < Duration::from_millis(450) {
+        let a = Instant::now();
+        tapelog::debug!("after {}", i);
+        let b = Instant::now();
+        after.push((i, a.saturating_duration_since(t1), b - t0));
+        i += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    tapelog::flush();
+    drop(guard);
+    let f = tapelog::stats().flight_recorder.unwrap();
+    let (recs, dumps) = read_back(dir.path());
+    let dumped_after: Vec<u64> = recs.iter().filter(|r| r.format == "after {}").map(|r| r.value).collect();
+    assert!(recs.iter().filter(|r| r.format == "after {}" || r.format == "dbg {}").all(|r| r.recorded));
+    let sure_in: Vec<u64> = after.iter().filter(|a| a.2 <= Duration::from_millis(150)).map(|a| a.0).collect();
+    let sure_out: Vec<u64> = after.iter().filter(|a| a.1 >= Duration::from_millis(250)).map(|a| a.0).collect();
+    assert!(!sure_in.is_empty() && !sure_out.is_empty(), "{after:?}");
+    // A prefix of the records after the error: all that were surely inside, none surely out.
+    assert_eq!(dumped_after, (0..dumped_after.len() as u64).collect::<Vec<_>>());
+    assert!(sure_in.iter().all(|i| dumped_after.contains(i)), "{dumped_after:?} lacks some of {sure_in:?}");
+    assert!(sure_out.iter().all(|i| !dumped_after.contains(i)), "{dumped_after:?} has some of {sure_out:?}");
+    let dbg: Vec<u64> = recs.iter().filter(|r| r.format == "dbg {}").map(|r| r.value).collect();
+    assert_eq!(dbg, (100 - before..100).collect::<Vec<_>>());
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert_eq!((dumps[0].count, dumps[0].reason.as_str()), (before + dumped_after.len() as u64, "ERROR record"));
+    assert_eq!((f.dumped, f.dumps), (before + dumped_after.len() as u64, 1), "{f:?}");
+    assert_eq!(f.kept, f.dumped + f.evicted, "nothing is held after shutdown: {f:?}");
 }
