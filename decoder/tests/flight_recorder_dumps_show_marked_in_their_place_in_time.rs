@@ -80,6 +80,22 @@ fn flight_recorder_dumps_show_marked_in_their_place_in_time() {
         assert!(stopped.contains(kv), "{kv} in {stopped}");
     }
 
+    // `cat -` (a stream) cannot put a dump's records back in place: it prints them as they
+    // arrive, marked, with their own times; the same lines as `cat FILE`.
+    let files = tapelog::list_segments(dir.path());
+    assert_eq!(files.len(), 1);
+    let bytes = std::fs::read(&files[0].0).unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    tapelog_decoder::cat_reader(&bytes[..], &Default::default(), &mut out, &mut err);
+    let mut streamed: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    tapelog_decoder::cat(&[dir.path().to_path_buf()], &Default::default(), &mut out, &mut err).unwrap();
+    let mut merged: Vec<String> = String::from_utf8(out).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(streamed.iter().filter(|l| l.starts_with("[recorded] ")).count(), 15, "{streamed:?}");
+    streamed.sort();
+    merged.sort();
+    assert_eq!(streamed, merged);
+
     // `check` accepts the new entries.
     let (code, out, _) = run(&["check", d]);
     assert_eq!(code, 0, "{out}");
