@@ -159,3 +159,45 @@ fn the_window_after_an_error_is_written_too() {
     assert_eq!((f.dumped, f.dumps), (before + dumped_after.len() as u64, 1), "{f:?}");
     assert_eq!(f.kept, f.dumped + f.evicted, "nothing is held after shutdown: {f:?}");
 }
+
+mod book {
+    pub fn step(i: u64) {
+        tapelog::debug!("book {}", i);
+    }
+}
+
+/// A routed segment output whose route takes a kept record gets it when a dump writes it
+/// out, marked as recorded there too; one whose route does not take it gets nothing.
+#[test]
+fn routed_outputs_get_the_dumped_records_their_route_takes() {
+    use tapelog::{Output, Route};
+    let _s = serial();
+    let dir = TempDir::new("flight-routed");
+    let p = dir.path();
+    let target = format!("{}::book", module_path!());
+    let guard = tapelog::Builder::new()
+        .dir(p.join("main"))
+        .filter("debug")
+        .overflow(tapelog::Overflow::Block)
+        .output(Output::segments("book", p.join("book")).route(Route::target(&target)))
+        .output(Output::segments("other", p.join("other")).route(Route::target("elsewhere")))
+        .flight_recorder(FlightRecorder::new().trigger(None))
+        .start()
+        .unwrap();
+    for i in 0..50 {
+        book::step(i);
+    }
+    tapelog::flush();
+    let (recs, _) = read_back(&p.join("book"));
+    assert!(recs.is_empty(), "kept, not written: {recs:?}");
+    tapelog::dump_flight_recorder("look");
+    drop(guard);
+    for out in ["main", "book"] {
+        let (recs, _) = read_back(&p.join(out));
+        let got: Vec<u64> = recs.iter().filter(|r| r.format == "book {}").map(|r| r.value).collect();
+        assert_eq!(got, (0..50).collect::<Vec<_>>(), "{out}");
+        assert!(recs.iter().all(|r| r.recorded), "{out}");
+    }
+    let (recs, _) = read_back(&p.join("other"));
+    assert!(recs.is_empty(), "{recs:?}");
+}
