@@ -112,3 +112,29 @@ fn records_older_than_max_age_are_evicted() {
     assert_eq!((f.kept, f.held), (1001, 1), "{f:?}");
     drop(guard);
 }
+
+/// Records so large that each one evicts every other record of its thread: the newest is
+/// still kept and dumped, and every one is counted once.
+#[test]
+fn a_record_that_evicts_all_its_threads_others_is_still_dumped() {
+    let _s = serial();
+    let dir = TempDir::new("flight-big");
+    let fr = FlightRecorder::new().max_bytes(4096).trigger(None);
+    let guard = tapelog::Builder::new().dir(dir.path()).filter("debug").flight_recorder(fr).start().unwrap();
+    let big = "y".repeat(2500);
+    let huge = "z".repeat(5000);
+    for i in 0..10u64 {
+        tapelog::debug!("big {} {}", i, big.as_str());
+    }
+    // Larger than the whole buffer: counted as kept and evicted at once.
+    tapelog::debug!("huge {}", huge.as_str());
+    tapelog::dump_flight_recorder("look");
+    let f = tapelog::stats().flight_recorder.unwrap();
+    assert_eq!((f.kept, f.dumped, f.evicted, f.held, f.dumps), (11, 1, 10, 0, 1), "{f:?}");
+    drop(guard);
+    let (events, _) = decode(&[dir.path().to_path_buf()]);
+    let got: Vec<&[String]> = args_of(&events, "big {} {}").map(|(_, a)| a).collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0][0], "9");
+    assert_eq!(args_of(&events, "huge {}").count(), 0);
+}

@@ -126,8 +126,20 @@ impl Recorder {
         }
     }
 
-    /// The index of `t` in `threads`, adding it.
-    fn thread_index(&mut self, t: &ThreadShared) -> u32 {
+    /// The index of `t` in `threads`: `cached` if it still is `t`'s (a slot is freed, and may
+    /// be reused, once its last record leaves), else looked up or added; `cached` is updated.
+    fn thread_index(&mut self, t: &ThreadShared, cached: &mut Option<u32>) -> u32 {
+        if let Some(i) = *cached {
+            if self.threads.get(i as usize).and_then(Option::as_ref).is_some_and(|h| h.slot.shared.id == t.id) {
+                return i;
+            }
+        }
+        let i = self.lookup_or_add(t);
+        *cached = Some(i);
+        i
+    }
+
+    fn lookup_or_add(&mut self, t: &ThreadShared) -> u32 {
         if let Some(&i) = self.by_id.get(&t.id) {
             return i;
         }
@@ -151,7 +163,7 @@ impl Recorder {
     /// One record of thread `i` left the buffer.
     fn release(&mut self, i: u32) {
         let Some(h) = self.threads.get_mut(i as usize).and_then(Option::as_mut) else { return };
-        h.held -= 1;
+        h.held = h.held.saturating_sub(1);
         if h.held == 0 {
             self.by_id.remove(&h.slot.shared.id);
             self.threads[i as usize] = None;
@@ -162,10 +174,15 @@ impl Recorder {
     /// Keeps the record `split[at..end]` of thread `i`, evicting the oldest to make room.
     fn hold(&mut self, i: u32, ticks: u64, split: Split<'_>, at: usize, end: usize) {
         self.kept += 1;
+        // Counted first, so that evicting the thread's other records cannot free its slot.
+        if let Some(h) = self.threads.get_mut(i as usize).and_then(Option::as_mut) {
+            h.held += 1;
+        }
         let len = end - at;
         let cost = len + OVERHEAD;
         if cost > self.cfg.max_bytes {
             self.evicted += 1;
+            self.release(i);
             return;
         }
         if self.bytes.capacity() == 0 {
@@ -178,9 +195,6 @@ impl Recorder {
         split.pieces(at, end, |p| self.bytes.extend(p));
         self.meta.push_back(Meta { ticks, thread: i, len: len as u32 });
         self.fresh += 1;
-        if let Some(h) = self.threads.get_mut(i as usize).and_then(Option::as_mut) {
-            h.held += 1;
-        }
         self.held_bytes += cost;
         self.max_held = self.max_held.max(self.held_bytes);
     }
@@ -284,7 +298,7 @@ impl Consumer {
             let ticks = || unwrap_ticks(ticks48(split, rec.at), base);
             match class {
                 Class::Keep => {
-                    let i = *thread.get_or_insert_with(|| fr.thread_index(&info.shared));
+                    let i = fr.thread_index(&info.shared, &mut thread);
                     fr.hold(i, ticks(), split, rec.at, rec.end());
                     kept += 1;
                 }
@@ -404,7 +418,11 @@ impl Consumer {
                 first = first.min(ticks);
                 last = last.max(ticks);
             }
-            let Some(h) = fr.threads.get_mut(thread as usize).and_then(Option::as_mut) else { continue };
+            let Some(h) = fr.threads.get_mut(thread as usize).and_then(Option::as_mut) else {
+                // Cannot happen (a slot lives while it has records); counted if it did.
+                fr.evicted += group.len() as u64;
+                continue;
+            };
             let written = h.slot.written;
             self.origin = h.slot.shared.origin;
             self.write_direct(&mut h.slot, Split { a: &fr.group, b: &[] }, group[0].1);
