@@ -4,14 +4,12 @@
 
 use std::io::Write;
 
+use tapelog_format::text::line::RECORDED_MARK;
 use tapelog_format::Level;
 
 use crate::event::{Diagnostic, Event, Severity, Source, Step, ThreadInfo};
 use crate::progress::Progress;
 use crate::{output, CatOptions, Outcome};
-
-/// What starts the text line of a record a flight recorder kept and a dump wrote out.
-pub const RECORDED_MARK: &str = "[recorded] ";
 
 /// Output is written once this much is buffered.
 const CHUNK: usize = 256 * 1024;

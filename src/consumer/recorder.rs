@@ -399,6 +399,9 @@ impl Consumer {
         if !self.seg.write_entry(entry::DUMP, &self.scratch) && self.seg.is_open() && self.rotate() {
             self.seg.write_entry(entry::DUMP, &self.scratch);
         }
+        for o in &mut self.outputs {
+            o.dump(&d, &self.anchor);
+        }
         fr.publish(&self.shared.recorder);
     }
 

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use crate::consumer::dictionary::Dictionary;
 use crate::counters::ThreadShared;
-use crate::wire::record::{Anchor, Drops, Split};
+use crate::wire::record::{Anchor, Drops, DumpEntry, Split};
 
 /// Records of one thread that the drain loop took, with what is needed to take them apart.
 pub(crate) struct Batch<'a> {
@@ -73,6 +73,10 @@ pub(crate) trait Output {
     /// Records of `thread` dropped before the consumer took them; `now` is the ticks of
     /// the report.
     fn drops(&mut self, _thread: &ThreadShared, _d: &Drops, _now: u64, _anchor: &Anchor) {}
+
+    /// A flight-recorder dump is complete (its DUMP entry; its records came as batches
+    /// marked `recorded`).
+    fn dump(&mut self, _d: &DumpEntry<'_>, _anchor: &Anchor) {}
 
     /// A thread's stream is over (THREAD_END payload).
     fn thread_end(&mut self, _thread: u32, _payload: &[u8]) {}
