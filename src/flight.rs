@@ -170,6 +170,28 @@ impl FlightRecorder {
         Ok(())
     }
 
+    /// The settings in one line, for the logger's start-up record:
+    /// `keep<=DEBUG,max_bytes=67108864,trigger>=ERROR,before=1s,after=0ns` (targets
+    /// separated by `|`).
+    pub(crate) fn summary(&self) -> String {
+        let mut s = format!("keep<={},max_bytes={}", self.keep.as_str(), self.max_bytes);
+        if !self.targets.is_empty() {
+            s += &format!(",targets={}", self.targets.join("|"));
+        }
+        if let Some(a) = self.max_age {
+            s += &format!(",max_age={a:?}");
+        }
+        match self.trigger {
+            Some(t) => s += &format!(",trigger>={}", t.as_str()),
+            None => s += ",trigger=none",
+        }
+        match self.before {
+            Window::Time(d) => s += &format!(",before={d:?}"),
+            Window::Bytes(n) => s += &format!(",before={n}B"),
+        }
+        s + &format!(",after={:?}", self.after)
+    }
+
     /// What the consumer does with the records of call site `cs`.
     pub(crate) fn class_of(&self, cs: &Callsite) -> Class {
         if cs.level <= self.keep && self.takes_module(cs.module) {

@@ -73,6 +73,11 @@ fn flight_recorder_dumps_show_marked_in_their_place_in_time() {
     let (code, out, err) = run(&["stats", d]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("flight recorder: 15 recorded records in 2 dumps"), "{out}");
+    let started = out.lines().find(|l| l.starts_with("logger started")).expect("a start record");
+    assert!(
+        started.ends_with(" flight_recorder=keep<=DEBUG,max_bytes=67108864,trigger>=ERROR,before=60s,after=0ns"),
+        "{started}"
+    );
     let stopped = out.lines().find(|l| l.starts_with("logger stopped")).expect("a stop record");
     for kv in
         ["flight_recorder.kept=15", "flight_recorder.dumped=15", "flight_recorder.evicted=0", "flight_recorder.dumps=2"]

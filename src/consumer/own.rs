@@ -124,6 +124,9 @@ impl Consumer {
         if let Some(n) = &c.network {
             v.push(("network".into(), n.addr.clone()));
         }
+        if let Some(f) = &c.flight_recorder {
+            v.push(("flight_recorder".into(), f.summary()));
+        }
         v
     }
 
