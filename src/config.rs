@@ -48,6 +48,8 @@ pub(crate) struct Config {
     pub outputs: Vec<crate::Output>,
     /// Bytes each sink on its own thread may have queued.
     pub sink_queue_bytes: usize,
+    /// The flight recorder, if any.
+    pub flight_recorder: Option<crate::FlightRecorder>,
 }
 
 impl Config {
@@ -143,8 +145,34 @@ impl Builder {
                 sinks: Vec::new(),
                 sink_queue_bytes: 4 << 20,
                 outputs: Vec::new(),
+                flight_recorder: None,
             },
         }
+    }
+
+    /// Keeps low-level records in memory on the consumer and writes them out only when
+    /// something goes wrong: see [`FlightRecorder`](crate::FlightRecorder). The hot path
+    /// does not change.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("tapelog-doc-fr-{}", std::process::id()));
+    /// let guard = tapelog::Builder::new()
+    ///     .dir(&dir)
+    ///     .filter("debug")
+    ///     .flight_recorder(tapelog::FlightRecorder::new())
+    ///     .start()?;
+    /// tapelog::debug!("kept in memory, not written");
+    /// tapelog::flush();
+    /// assert_eq!(tapelog::stats().total.written, 0);
+    /// tapelog::dump_flight_recorder("look");
+    /// assert_eq!(tapelog::stats().flight_recorder.unwrap().dumped, 1);
+    /// drop(guard);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), tapelog::StartError>(())
+    /// ```
+    pub fn flight_recorder(mut self, fr: crate::FlightRecorder) -> Self {
+        self.cfg.flight_recorder = Some(fr);
+        self
     }
 
     /// Directory for segment files (created if missing).
@@ -361,6 +389,9 @@ impl Builder {
     /// Nothing is opened or started.
     pub(crate) fn validate(self) -> Result<(Config, Option<Filter>), StartError> {
         let cfg = self.cfg;
+        if let Some(fr) = &cfg.flight_recorder {
+            fr.check().map_err(StartError::Config)?;
+        }
         if !(MIN_RING_CAPACITY..=MAX_RING_CAPACITY).contains(&cfg.ring_capacity) {
             return Err(StartError::Config(format!(
                 "ring_capacity {} is outside {}..={}",

@@ -44,6 +44,9 @@ pub(crate) struct ProducerCounters {
 #[repr(align(64))]
 pub(crate) struct ConsumerCounters {
     pub written: AtomicU64,
+    /// Records the flight recorder took instead of writing them (written later by a dump,
+    /// or evicted, or still held: see `RecorderCounters`).
+    pub kept: AtomicU64,
     /// Records the consumer could not store (no segment could be opened).
     pub lost: AtomicU64,
     pub depth: AtomicU64,
@@ -81,6 +84,21 @@ pub(crate) struct Totals {
     /// budget (written by producers as they attach, read by the consumer to report them).
     pub rings_shrunk: AtomicU64,
     pub rings_refused: AtomicU64,
+}
+
+/// Counters of the flight recorder. Written by the consumer only, read with Relaxed by
+/// `stats()`: statistics, exact once a flush or shutdown has been served (the flush
+/// handshake orders them). `kept == dumped + evicted + held` whenever the consumer is
+/// between passes.
+#[derive(Debug, Default)]
+pub(crate) struct RecorderCounters {
+    pub kept: AtomicU64,
+    pub dumped: AtomicU64,
+    pub evicted: AtomicU64,
+    pub held: AtomicU64,
+    pub held_bytes: AtomicU64,
+    pub max_held_bytes: AtomicU64,
+    pub dumps: AtomicU64,
 }
 
 /// Counters of one routed output, for `stats().outputs`. Written by the consumer only, read

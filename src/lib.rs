@@ -36,6 +36,7 @@ mod config;
 mod consumer;
 mod counters;
 mod filter;
+mod flight;
 pub mod frontend;
 pub mod log_bridge;
 mod macros;
@@ -58,6 +59,7 @@ use std::sync::atomic::Ordering;
 pub use config::{Builder, StartError, MAX_RING_CAPACITY, MIN_RING_CAPACITY};
 pub use consumer::lifecycle::Guard;
 pub use filter::{Filter, FilterError, LevelFilter};
+pub use flight::{dump_flight_recorder, FlightRecorder, Window};
 pub use frontend::args::{Arg, ArgList, BaseArg};
 pub use frontend::preallocate;
 pub use net::{Network, NetworkStats};
@@ -68,7 +70,8 @@ pub use serde_arg::{serde, Serde};
 pub use signals::{install_signal_handlers, ALARM_SECS, FATAL_SIGNALS, FLUSH_WAIT};
 pub use sink::{Facility, RawBatch, Record, Sink, Syslog, Transport};
 pub use stats::{
-    health, stats, Health, HealthStatus, OutputStats, SampledSite, SinkStats, Stats, TextStats, ThreadStats, Totals,
+    health, stats, FlightRecorderStats, Health, HealthStatus, OutputStats, SampledSite, SinkStats, Stats, TextStats,
+    ThreadStats, Totals,
 };
 pub use tapelog_format::{text, wire, Level, ParseLevelError};
 pub use tapelog_segment::{list_segments, FILE_PREFIX};

@@ -4,8 +4,10 @@
 /// Installs the hook (keeping the current one, which runs afterwards).
 ///
 /// The record reads `thread '<name>' panicked at <file>:<line>:<col>: <message>`. Formatting
-/// happens on the panicking thread (a panic is no hot path). The flush is skipped when the
-/// consumer thread itself panics (it could never complete).
+/// happens on the panicking thread (a panic is no hot path). With a
+/// [`FlightRecorder`](crate::FlightRecorder), the flush writes out every record it keeps
+/// (reason `panic`). The flush is skipped when the consumer thread itself panics (it could
+/// never complete).
 ///
 /// ```
 /// tapelog::install_panic_hook();
@@ -26,6 +28,10 @@ pub fn install_panic_hook() {
         let on_consumer = crate::shared::current()
             .and_then(|s| s.consumer_thread.get().map(|t| t.id() == thread.id()))
             .unwrap_or(false);
+        // A flight recorder writes out what it keeps: the lead-up to the panic.
+        if let Some(s) = crate::shared::current().filter(|s| s.config.flight_recorder.is_some()) {
+            s.request_dump("panic".into());
+        }
         if !on_consumer {
             crate::flush();
         }

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
 use crate::config::Config;
-use crate::counters::{NetCounters, OutputCounters, SinkCounters, TextCounters, ThreadShared, Totals};
+use crate::counters::{
+    NetCounters, OutputCounters, RecorderCounters, SinkCounters, TextCounters, ThreadShared, Totals,
+};
 use crate::sync::flush::{FlushBarrier, Served};
 use crate::sync::handover::Handover;
 
@@ -84,6 +86,13 @@ pub(crate) struct Shared {
     pub outputs: OnceLock<Vec<Arc<OutputCounters>>>,
     /// Counters of the program's sinks, in configuration order.
     pub sinks: Vec<Arc<SinkCounters>>,
+    /// The flight recorder's counters (all zero without one).
+    pub recorder: RecorderCounters,
+    /// Reasons of `dump_flight_recorder` calls the consumer has not served yet.
+    pub dump_requests: Mutex<Vec<String>>,
+    /// Set (Release) after a reason is pushed to `dump_requests`; the consumer swaps it
+    /// (Acquire) once a pass, so the common pass reads one flag and takes no lock.
+    pub dump_pending: AtomicBool,
 }
 
 impl Shared {
@@ -104,7 +113,28 @@ impl Shared {
             net: OnceLock::new(),
             sinks: Vec::new(),
             outputs: OnceLock::new(),
+            recorder: RecorderCounters::default(),
+            dump_requests: Mutex::new(Vec::new()),
+            dump_pending: AtomicBool::new(false),
         }
+    }
+
+    /// Asks the consumer to write out every record its flight recorder keeps, at its next
+    /// pass (a flush request after this call is served after the dump).
+    pub fn request_dump(&self, reason: String) {
+        self.dump_requests.lock().unwrap_or_else(|p| p.into_inner()).push(reason);
+        // Release: the consumer that sees the flag (Acquire swap) finds the reason pushed.
+        self.dump_pending.store(true, Ordering::Release);
+    }
+
+    /// The dump requests made since the last call (consumer only).
+    pub fn take_dump_requests(&self) -> Vec<String> {
+        // Acquire pairs with `request_dump`'s Release. The flag is read first so that a
+        // pass without requests takes no lock.
+        if !self.dump_pending.load(Ordering::Relaxed) || !self.dump_pending.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.dump_requests.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Wakes the consumer if it sleeps.

@@ -26,8 +26,12 @@ pub struct ThreadStats {
     pub high_water: u64,
     /// Log calls made (written + dropped + still in the ring).
     pub logged: u64,
-    /// Records written to segments.
+    /// Records written to segments as they were drained (the flight recorder's kept
+    /// records are counted in `kept` instead, whether a dump wrote them later or not).
     pub written: u64,
+    /// Records the flight recorder took instead of writing them (see
+    /// [`FlightRecorderStats`]).
+    pub kept: u64,
     /// Records lost: ring full in `Drop` mode, too large for the ring, no segment to write
     /// to, or logged after the consumer's last look at the ring.
     pub dropped: u64,
@@ -38,9 +42,9 @@ pub struct ThreadStats {
 }
 
 impl ThreadStats {
-    /// Records logged but neither written nor dropped yet (in the ring or in flight).
+    /// Records logged but neither written, kept nor dropped yet (in the ring or in flight).
     pub fn pending(&self) -> u64 {
-        self.logged.saturating_sub(self.written + self.dropped)
+        self.logged.saturating_sub(self.written + self.kept + self.dropped)
     }
 }
 
@@ -52,6 +56,8 @@ pub struct Totals {
     pub logged: u64,
     /// Sum of [`ThreadStats::written`].
     pub written: u64,
+    /// Sum of [`ThreadStats::kept`]: records the flight recorder took.
+    pub kept: u64,
     /// Sum of [`ThreadStats::dropped`], plus calls made while no logger ran.
     pub dropped: u64,
     /// Sum of [`ThreadStats::blocked`].
@@ -112,6 +118,35 @@ pub struct Stats {
     /// The named segment outputs ([`Output::segments`](crate::Output::segments)); named text
     /// outputs are in `text`, under their names.
     pub outputs: Vec<OutputStats>,
+    /// The flight recorder, if configured.
+    pub flight_recorder: Option<FlightRecorderStats>,
+}
+
+/// Counters of the flight recorder ([`Builder::flight_recorder`](crate::Builder::flight_recorder)).
+///
+/// After [`crate::flush()`] (with no concurrent logging) or shutdown,
+/// `kept == dumped + evicted + held`, and `kept` is [`Totals::kept`]: every record logged is
+/// written, kept or dropped. Records in the segments are `written + dumped`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlightRecorderStats {
+    /// Records it took from the rings instead of writing them.
+    pub kept: u64,
+    /// Kept records written out by dumps.
+    pub dumped: u64,
+    /// Kept records discarded: evicted for room or age, larger than the whole buffer, still
+    /// held at a clean shutdown (unless `dump_on_shutdown`), or with no segment to go to.
+    pub evicted: u64,
+    /// Records held now.
+    pub held: u64,
+    /// Bytes held now, as the bound counts them.
+    pub held_bytes: u64,
+    /// Most bytes ever held; never above `max_bytes`.
+    pub max_held_bytes: u64,
+    /// The bound.
+    pub max_bytes: u64,
+    /// Dumps written (DUMP entries).
+    pub dumps: u64,
 }
 
 /// Counters of one named segment output.
@@ -189,11 +224,13 @@ pub struct SampledSite {
 ///
 /// Counters are read without stopping anything, so while threads log, `pending()` records are
 /// in flight. After [`crate::flush()`] (with no concurrent logging) or after shutdown, the
-/// identity `written + dropped == logged` holds exactly, per thread and in total.
+/// identity `written + kept + dropped == logged` holds exactly (`kept` is 0 without a
+/// flight recorder), per thread and in total.
 ///
 /// ```
 /// let s = tapelog::stats();
-/// assert_eq!(s.total.written + s.total.dropped + s.threads.iter().map(|t| t.pending()).sum::<u64>(),
+/// assert_eq!(s.total.written + s.total.kept + s.total.dropped
+///                + s.threads.iter().map(|t| t.pending()).sum::<u64>(),
 ///            s.total.logged);
 /// ```
 pub fn stats() -> Stats {
@@ -224,10 +261,11 @@ pub fn stats() -> Stats {
         let closed = t.consumer.closed.load(Ordering::Acquire);
         let logged = t.producer.logged.load(Ordering::Relaxed);
         let written = t.consumer.written.load(Ordering::Relaxed);
+        let kept = t.consumer.kept.load(Ordering::Relaxed);
         let mut dropped = t.producer.dropped.load(Ordering::Relaxed) + t.consumer.lost.load(Ordering::Relaxed);
         if closed {
             // Anything logged into a ring the consumer has stopped reading is lost.
-            dropped = dropped.max(logged.saturating_sub(written));
+            dropped = dropped.max(logged.saturating_sub(written + kept));
         }
         let ts = ThreadStats {
             id: t.id,
@@ -238,12 +276,14 @@ pub fn stats() -> Stats {
             high_water: t.consumer.high_water.load(Ordering::Relaxed),
             logged,
             written,
+            kept,
             dropped,
             blocked: t.producer.blocked.load(Ordering::Relaxed),
             exited: t.consumer.exited.load(Ordering::Relaxed),
         };
         out.total.logged += ts.logged;
         out.total.written += ts.written;
+        out.total.kept += ts.kept;
         out.total.dropped += ts.dropped;
         out.total.blocked += ts.blocked;
         out.threads.push(ts);
@@ -284,6 +324,19 @@ pub fn stats() -> Stats {
         });
     }
     out.network = sh.net.get().map(|n| crate::net::NetworkStats::read(n));
+    out.flight_recorder = sh.config.flight_recorder.as_ref().map(|fr| {
+        let r = &sh.recorder;
+        FlightRecorderStats {
+            kept: r.kept.load(Ordering::Relaxed),
+            dumped: r.dumped.load(Ordering::Relaxed),
+            evicted: r.evicted.load(Ordering::Relaxed),
+            held: r.held.load(Ordering::Relaxed),
+            held_bytes: r.held_bytes.load(Ordering::Relaxed),
+            max_held_bytes: r.max_held_bytes.load(Ordering::Relaxed),
+            max_bytes: fr.max_bytes as u64,
+            dumps: r.dumps.load(Ordering::Relaxed),
+        }
+    });
     out.last_error = sh.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
     out
 }

@@ -222,3 +222,39 @@ fn a_stuck_console_drops_counted_lines_and_never_costs_a_segment_record() {
     assert!(status.success(), "child failed: {err}");
     assert!(err.contains("CHILD-OK"), "{err}");
 }
+
+/// With a flight recorder, a text output prints a dump's records as it gets them, marked as
+/// `tapelog cat` marks them, and the dump's line: the same lines as `tapelog cat` (which
+/// puts the records back in their place in time).
+#[test]
+fn flight_recorder_dumps_print_as_tapelog_cat_prints_them() {
+    let _s = serial();
+    let dir = TempDir::new("text-flight");
+    let seg_dir = dir.path().join("segments");
+    let log = dir.path().join("app.log");
+    let guard = Builder::new()
+        .no_capacity_warning()
+        .dir(&seg_dir)
+        .filter("debug")
+        .overflow(Overflow::Block)
+        .text_output(TextOutput::File(log.clone()))
+        .flight_recorder(tapelog::FlightRecorder::new())
+        .start()
+        .expect("start");
+    for i in 0..20u32 {
+        tapelog::debug!("kept {}", i);
+    }
+    log_a_mix(); // its ERROR record dumps the 20, and its DEBUG record is kept
+    tapelog::flush();
+    tapelog::dump_flight_recorder("by hand");
+    drop(guard);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("[recorded] ")).count(), 21, "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains(" flight recorder: ")).count(), 2, "{text}");
+    let mut ours: Vec<&str> = text.lines().collect();
+    let cat = cat_text(&seg_dir);
+    let mut theirs: Vec<&str> = cat.lines().collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours, theirs);
+}

@@ -261,7 +261,7 @@ impl Validator {
                 self.anchored = true;
                 Ok(0)
             }
-            Entry::Batch(h, recs) => {
+            Entry::Batch(h, recs) | Entry::Recorded(h, recs) => {
                 if !self.anchored {
                     return Err("batch before any anchor".into());
                 }
@@ -270,7 +270,7 @@ impl Validator {
                 }
                 self.records(recs)
             }
-            Entry::Drops(_) | Entry::ThreadEnd(_) | Entry::Run(_) | Entry::Unknown { .. } => Ok(0),
+            Entry::Drops(_) | Entry::ThreadEnd(_) | Entry::Run(_) | Entry::Dump(_) | Entry::Unknown { .. } => Ok(0),
         }
     }
 

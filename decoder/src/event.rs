@@ -226,6 +226,25 @@ pub enum Event<'a> {
     Record(RecordRef<'a>),
     /// Records of a thread that were lost.
     Drops(DropsRef<'a>),
+    /// A flight-recorder dump (its records are `Record`s marked `recorded`).
+    Dump(DumpRef<'a>),
+}
+
+/// A flight-recorder dump: `flight recorder: N records from t1 to t2, trigger: ...`.
+#[derive(Debug)]
+pub struct DumpRef<'a> {
+    /// Where it sorts: its trigger (Unix ns).
+    pub ts_ns: i128,
+    /// Index of the run.
+    pub run: usize,
+    /// Records it wrote out.
+    pub count: u64,
+    /// Oldest and newest of them, Unix ns.
+    pub first_ns: i128,
+    /// See `first_ns`.
+    pub last_ns: i128,
+    /// What triggered it.
+    pub reason: &'a str,
 }
 
 /// A log record, borrowing the merger's buffers.
@@ -245,6 +264,8 @@ pub struct RecordRef<'a> {
     pub args: &'a [u8],
     /// The run's shapes, for serde arguments.
     pub shapes: &'a tapelog_format::serde_value::Shapes,
+    /// Kept by a flight recorder and written out by a dump (a RECORDED entry).
+    pub recorded: bool,
 }
 
 /// A drop report.

@@ -20,23 +20,50 @@ use tapelog_format::wire::{entry, unwrap_ticks, Records, BATCH_FIXED_LEN, ENTRY_
 use crate::discover::Run;
 use crate::event::RunTables;
 use crate::event::TickClock;
-pub use crate::event::{Diagnostic, DropsRef, Event, RecordRef, Severity, SiteInfo, Source, Step, ThreadInfo};
+pub use crate::event::{Diagnostic, DropsRef, DumpRef, Event, RecordRef, Severity, SiteInfo, Source, Step, ThreadInfo};
 
 enum Item {
     Batch { off: u64, len: u32 },
     Drops(Drops),
     End(ThreadEnd),
+    Dump(Dump),
+}
+
+/// A DUMP entry, owned.
+#[derive(Clone)]
+struct Dump {
+    count: u64,
+    first_ticks: u64,
+    last_ticks: u64,
+    trigger_ticks: u64,
+    reason: String,
+}
+
+/// What a cursor walks: a thread's BATCH entries (with its drop reports and end), the
+/// RECORDED entries of one thread written before a given DUMP entry of the run (a dump's
+/// records may be older than anything before them, so each dump is a sequence of its
+/// own), or the run's DUMP entries.
+type Key = u64;
+const RECORDED_BIT: Key = 1 << 32;
+const DUMPS_KEY: Key = Key::MAX;
+
+fn recorded_key(thread: u32, dump: u64) -> Key {
+    thread as Key | RECORDED_BIT | (dump << 33)
 }
 
 struct SegIndex {
-    items: HashMap<u32, Vec<(u64, Item)>>,
+    items: HashMap<Key, Vec<(u64, Item)>>,
     anchors: Vec<(u64, Anchor)>,
+    /// DUMP entries in the segment.
+    dumps: u64,
 }
 
 struct RunState {
     run: Run,
     tables: RunTables,
     indexes: Vec<Weak<SegIndex>>,
+    /// By segment: DUMP entries in the run's segments before it.
+    dumps_before: Vec<u64>,
     /// Final counters per thread, from THREAD_END entries.
     pub ends: HashMap<u32, ThreadEnd>,
 }
@@ -44,11 +71,13 @@ struct RunState {
 enum Head {
     Record { ts: i128, ticks: u64, site: u32, start: usize, end: usize },
     Drops { ts: i128, count: u64, first: i128, last: i128 },
+    Dump { ts: i128, count: u64, first: i128, last: i128, reason: String },
 }
 
 struct Cursor {
     run: usize,
     thread: u32,
+    key: Key,
     seg: usize,
     index: Option<Rc<SegIndex>>,
     item: usize,
@@ -117,15 +146,19 @@ impl Merger {
                 run,
                 tables: RunTables::default(),
                 indexes: (0..n).map(|_| Weak::new()).collect(),
+                dumps_before: vec![0; n],
                 ends: HashMap::new(),
             });
         }
         for r in 0..m.runs.len() {
             // Discover threads (and the first segment each appears in).
-            let mut first_seen: Vec<(u32, usize)> = Vec::new();
+            let mut first_seen: Vec<(Key, usize)> = Vec::new();
+            let mut dumps = 0;
             for s in 0..m.runs[r].run.segments.len() {
+                m.runs[r].dumps_before[s] = dumps;
                 if let Some(idx) = m.index(r, s) {
-                    let mut ids: Vec<u32> = idx.items.keys().copied().collect();
+                    dumps += idx.dumps;
+                    let mut ids: Vec<Key> = idx.items.keys().copied().collect();
                     ids.sort_unstable();
                     for t in ids {
                         if !first_seen.iter().any(|(id, _)| *id == t) {
@@ -134,16 +167,18 @@ impl Merger {
                     }
                 }
             }
-            for (thread, seg) in first_seen {
+            for (key, seg) in first_seen {
                 m.cursors.push(Cursor {
                     run: r,
-                    thread,
+                    thread: if key == DUMPS_KEY { u32::MAX } else { key as u32 },
+                    key,
                     seg,
                     index: None,
                     item: 0,
                     anchor_idx: 0,
                     anchor: None,
-                    window: Window::default(),
+                    // A dump's records are read entry by entry: there may be many dumps.
+                    window: Window { small: key != key as u32 as Key, ..Window::default() },
                     bstart: 0,
                     bend: 0,
                     pos: 0,
@@ -211,6 +246,7 @@ impl Merger {
                 site: run.tables.site(*site)?,
                 args: &cur.batch()[*start..*end],
                 shapes: &run.tables.shapes,
+                recorded: cur.key & RECORDED_BIT != 0,
             })),
             Head::Drops { ts, count, first, last } => Some(Event::Drops(DropsRef {
                 ts_ns: *ts,
@@ -219,6 +255,14 @@ impl Merger {
                 count: *count,
                 first_ns: *first,
                 last_ns: *last,
+            })),
+            Head::Dump { ts, count, first, last, reason } => Some(Event::Dump(DumpRef {
+                ts_ns: *ts,
+                run: cur.run,
+                count: *count,
+                first_ns: *first,
+                last_ns: *last,
+                reason,
             })),
         }
     }
@@ -270,6 +314,8 @@ impl Merger {
         let (ts, ticks) = match &head {
             Head::Record { ts, ticks, .. } => (*ts, *ticks),
             Head::Drops { ts, .. } => (*ts, 0),
+            // After the records of its instant: the triggering record comes first.
+            Head::Dump { ts, .. } => (*ts, u64::MAX),
         };
         let cur = &mut self.cursors[c];
         cur.last_ts = ts;
@@ -319,7 +365,7 @@ impl Merger {
             }
             let cur = &mut self.cursors[c];
             let idx = cur.index.clone()?;
-            let items = idx.items.get(&cur.thread);
+            let items = idx.items.get(&cur.key);
             let Some((off, item)) = items.and_then(|v| v.get(cur.item)) else {
                 // Segment done for this thread.
                 cur.index = None;
@@ -350,6 +396,12 @@ impl Merger {
                 Item::End(e) => {
                     let r = cur.run;
                     self.runs[r].ends.insert(e.thread, *e);
+                }
+                Item::Dump(d) => {
+                    let a = cur.anchor.as_ref();
+                    let ts = to_ns(a, d.trigger_ticks).max(cur.last_ts);
+                    let (first, last) = (to_ns(a, d.first_ticks), to_ns(a, d.last_ticks));
+                    return Some(Head::Dump { ts, count: d.count, first, last, reason: d.reason.clone() });
                 }
             }
         }
@@ -384,7 +436,8 @@ impl Merger {
         let entry = &cur.window.buf[at..at + total];
         let payload = &entry[ENTRY_HEADER_LEN..];
         let head = EntryHead::parse(entry, off).and_then(Result::ok);
-        let Some(head) = head.filter(|h| h.kind == entry::BATCH && h.len == len) else {
+        let kind = if cur.key & RECORDED_BIT != 0 { entry::RECORDED } else { entry::BATCH };
+        let Some(head) = head.filter(|h| h.kind == kind && h.len == len) else {
             return Err(err(ReadError::Corrupt { offset: off, what: "batch vanished".into() }));
         };
         head.check(payload).map_err(err)?;
@@ -414,17 +467,23 @@ impl Merger {
                 return None;
             }
         };
-        let mut idx = SegIndex { items: HashMap::new(), anchors: Vec::new() };
+        let mut idx = SegIndex { items: HashMap::new(), anchors: Vec::new(), dumps: 0 };
+        let dumps_before = self.runs[r].dumps_before[s];
         let run = &mut self.runs[r];
         // Batches are routed by thread now; their checksums are verified when loaded.
-        while let Some(next) = reader.next_checked(|h| h.kind != entry::BATCH) {
+        while let Some(next) = reader.next_checked(|h| h.kind != entry::BATCH && h.kind != entry::RECORDED) {
             let e = match next {
                 Next::Unloaded(head) => {
                     let off = head.off;
                     match reader.peek(&head, 4) {
                         Ok(p) if p.len() == 4 => {
                             let thread = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-                            idx.items.entry(thread).or_default().push((off, Item::Batch { off, len: head.len }));
+                            let key = if head.kind == entry::RECORDED {
+                                recorded_key(thread, dumps_before + idx.dumps)
+                            } else {
+                                thread as Key
+                            };
+                            idx.items.entry(key).or_default().push((off, Item::Batch { off, len: head.len }));
                         }
                         Ok(_) => self.diags.push(diag(
                             seg.path.clone(),
@@ -452,11 +511,22 @@ impl Merger {
                 }
                 (_, Entry::Thread(t)) => {
                     run.tables.add_thread(&t);
-                    idx.items.entry(t.thread).or_default();
+                    idx.items.entry(t.thread as Key).or_default();
                 }
                 (off, Entry::Anchor(a)) => idx.anchors.push((off, a)),
-                (off, Entry::Drops(d)) => idx.items.entry(d.thread).or_default().push((off, Item::Drops(d))),
-                (off, Entry::ThreadEnd(e)) => idx.items.entry(e.thread).or_default().push((off, Item::End(e))),
+                (off, Entry::Drops(d)) => idx.items.entry(d.thread as Key).or_default().push((off, Item::Drops(d))),
+                (off, Entry::ThreadEnd(e)) => idx.items.entry(e.thread as Key).or_default().push((off, Item::End(e))),
+                (off, Entry::Dump(d)) => {
+                    idx.dumps += 1;
+                    let d = Dump {
+                        count: d.count,
+                        first_ticks: d.first_ticks,
+                        last_ticks: d.last_ticks,
+                        trigger_ticks: d.trigger_ticks,
+                        reason: d.reason.to_string(),
+                    };
+                    idx.items.entry(DUMPS_KEY).or_default().push((off, Item::Dump(d)));
+                }
                 _ => {}
             }
         }
@@ -473,6 +543,8 @@ impl Merger {
 /// of `tapelog cat`'s time).
 #[derive(Default)]
 struct Window {
+    /// Reads only the entry asked for, no more (for cursors over one dump's records).
+    small: bool,
     file: Option<Arc<File>>,
     /// File offset of `buf[0]`.
     off: u64,
@@ -489,7 +561,7 @@ impl Window {
         let same = self.file.as_ref().is_some_and(|f| Arc::ptr_eq(f, file));
         let inside = same && off >= self.off && off + len as u64 <= self.off + self.buf.len() as u64;
         if !inside {
-            let want = WINDOW.max(len);
+            let want = if self.small { len } else { WINDOW.max(len) };
             // Only growth is zero-filled; what is read overwrites the rest.
             self.buf.resize(want, 0);
             let mut done = 0;

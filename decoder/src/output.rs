@@ -6,7 +6,7 @@ use tapelog_format::serde_value::Shapes;
 use tapelog_format::text::Value;
 use tapelog_format::wire::kinds::{decode_arg_with, fixed_value, ArgKind};
 
-use crate::event::{DropsRef, RecordRef};
+use crate::event::{DropsRef, DumpRef, RecordRef};
 pub use crate::timefmt::TimeFormatter;
 
 pub use tapelog_format::text::recycle;
@@ -215,8 +215,23 @@ pub fn record_json(rec: &RecordRef<'_>, buf: &mut ArgBuf) -> (serde_json::Value,
             .collect();
         j["fields"] = serde_json::Value::Object(fields);
     }
+    if rec.recorded {
+        j["recorded"] = serde_json::Value::Bool(true);
+    }
     buf.0 = recycle(vals);
     (j, res)
+}
+
+/// The NDJSON object of a flight-recorder dump.
+pub fn dump_json(d: &DumpRef<'_>) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "dump",
+        "ts_ns": d.ts_ns as i64,
+        "count": d.count,
+        "first_ns": d.first_ns as i64,
+        "last_ns": d.last_ns as i64,
+        "reason": d.reason,
+    })
 }
 
 /// The NDJSON object of a drop report.
@@ -256,7 +271,16 @@ mod tests {
 
     fn render(site: &SiteInfo, args: &[u8]) -> (String, Result<(), String>) {
         let shapes = Shapes::default();
-        let rec = RecordRef { ts_ns: 0, ticks: 0, run: 0, thread: &UNKNOWN_THREAD, site, args, shapes: &shapes };
+        let rec = RecordRef {
+            ts_ns: 0,
+            ticks: 0,
+            run: 0,
+            thread: &UNKNOWN_THREAD,
+            site,
+            args,
+            shapes: &shapes,
+            recorded: false,
+        };
         let mut out = String::new();
         let res = render_message(&rec, &mut ArgBuf::default(), &mut out);
         (out, res)

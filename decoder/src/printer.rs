@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use tapelog_format::text::line::RECORDED_MARK;
 use tapelog_format::Level;
 
 use crate::event::{Diagnostic, Event, Severity, Source, Step, ThreadInfo};
@@ -78,6 +79,9 @@ pub fn print<S: Source + ?Sized>(
                     buf.push_str(&j.to_string());
                     res
                 } else {
+                    if rec.recorded {
+                        buf.push_str(RECORDED_MARK);
+                    }
                     style.record(&rec, &mut args, &mut buf)
                 };
                 buf.push('\n');
@@ -120,6 +124,27 @@ pub fn print<S: Source + ?Sized>(
                 }
                 buf.push('\n');
                 outcome.drop_reports += 1;
+            }
+            Event::Dump(d) => {
+                // A dump's line counts as a warning for --level (as a drop report does),
+                // and --grep sees its text; --thread does not apply (it has none).
+                if opts.level.is_some_and(|l| l > Level::Warn)
+                    || opts.since.is_some_and(|s| d.ts_ns < s)
+                    || opts.until.is_some_and(|u| d.ts_ns >= u)
+                {
+                    continue;
+                }
+                let start = buf.len();
+                style.dump(&d, &mut buf);
+                if opts.grep.as_ref().is_some_and(|re| !re.is_match(&buf[start..])) {
+                    buf.truncate(start);
+                    continue;
+                }
+                if opts.json {
+                    buf.truncate(start);
+                    buf.push_str(&output::dump_json(&d).to_string());
+                }
+                buf.push('\n');
             }
         }
         if buf.len() >= CHUNK && flush(&mut buf, out, err, &mut outcome).is_err() {

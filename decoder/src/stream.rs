@@ -10,6 +10,10 @@
 //! older than a floor the follower sets (now minus the window), at the end of the input, or
 //! when the queued bytes exceed a cap. Memory is therefore bounded by the window, not by the
 //! input.
+//!
+//! A flight recorder's dump (RECORDED entries, then a DUMP entry) holds records older than
+//! what came before it: in a stream they cannot go back in place, so they are released as
+//! they arrive, marked, each with its own time, and so is the dump's line.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -20,7 +24,7 @@ use tapelog_format::wire::reader::{decode_entry, Entry, EntryHead, ReadError};
 use tapelog_format::wire::record::{Anchor, Drops};
 use tapelog_format::wire::{unwrap_ticks, Records, ENTRY_HEADER_LEN};
 
-use crate::event::{Diagnostic, DropsRef, Event, RecordRef, RunTables, Severity};
+use crate::event::{Diagnostic, DropsRef, DumpRef, Event, RecordRef, RunTables, Severity};
 
 /// Default reorder window.
 pub const DEFAULT_WINDOW_NS: i128 = 50_000_000;
@@ -31,16 +35,27 @@ const MAX_PENDING: usize = 64 << 20;
 enum Item {
     Batch { bytes: Vec<u8>, base: u64, anchor: Option<Anchor> },
     Drops { d: Drops, anchor: Option<Anchor> },
+    Dump { count: u64, first_ticks: u64, last_ticks: u64, trigger_ticks: u64, reason: String, anchor: Option<Anchor> },
 }
 
 enum Head {
     Record { ts: i128, ticks: u64, site: u32, start: usize, end: usize },
     Drops { ts: i128, count: u64, first: i128, last: i128 },
+    Dump { ts: i128, count: u64, first: i128, last: i128, reason: String },
 }
+
+/// A queue's key within its run: a thread's id, the same with [`RECORDED_BIT`] for its
+/// records that flight-recorder dumps wrote, or [`DUMPS_KEY`] for the dumps' lines.
+type Key = u64;
+const RECORDED_BIT: Key = 1 << 32;
+const DUMPS_KEY: Key = Key::MAX;
 
 struct Queue {
     run: usize,
     thread: u32,
+    /// A queue of flight-recorder output (recorded records, or the dumps' lines: both keys
+    /// have `RECORDED_BIT`): released as it arrives, never waited for.
+    recorded: bool,
     items: VecDeque<Item>,
     /// Read position in the front batch.
     pos: usize,
@@ -67,7 +82,7 @@ pub struct StreamMerger {
     runs: Vec<RunTables>,
     run_keys: HashMap<(u64, u32), usize>,
     queues: Vec<Queue>,
-    queue_of: HashMap<(usize, u32), usize>,
+    queue_of: HashMap<(usize, Key), usize>,
     heap: BinaryHeap<Reverse<(i128, u64, usize)>>,
     /// Live queues with no head: while any exists, the k-way rule cannot release.
     waiting: usize,
@@ -194,7 +209,7 @@ impl StreamMerger {
             }
             Entry::Thread(t) => {
                 self.runs[r].add_thread(&t);
-                self.queue(r, t.thread, &seg.path);
+                self.queue(r, t.thread as Key, &seg.path);
             }
             Entry::Anchor(a) => seg.anchor = Some(a),
             Entry::Batch(h, recs) => {
@@ -207,33 +222,54 @@ impl StreamMerger {
                 self.watermark = self.watermark.max(base_ts);
                 self.pending += recs.len();
                 let item = Item::Batch { bytes: recs.to_vec(), base: h.base_ticks, anchor: seg.anchor };
-                self.push(r, h.thread, item, &seg.path);
+                self.push(r, h.thread as Key, item, &seg.path);
             }
-            Entry::Drops(d) => self.push(r, d.thread, Item::Drops { d, anchor: seg.anchor }, &seg.path),
+            Entry::Recorded(h, recs) => {
+                self.pending += recs.len();
+                let item = Item::Batch { bytes: recs.to_vec(), base: h.base_ticks, anchor: seg.anchor };
+                self.push(r, h.thread as Key | RECORDED_BIT, item, &seg.path);
+            }
+            Entry::Dump(d) => {
+                let item = Item::Dump {
+                    count: d.count,
+                    first_ticks: d.first_ticks,
+                    last_ticks: d.last_ticks,
+                    trigger_ticks: d.trigger_ticks,
+                    reason: d.reason.to_string(),
+                    anchor: seg.anchor,
+                };
+                self.push(r, DUMPS_KEY, item, &seg.path);
+            }
+            Entry::Drops(d) => self.push(r, d.thread as Key, Item::Drops { d, anchor: seg.anchor }, &seg.path),
             Entry::ThreadEnd(e) => {
-                let q = self.queue(r, e.thread, &seg.path);
+                let q = self.queue(r, e.thread as Key, &seg.path);
                 self.end_queue(q);
             }
             Entry::Unknown { .. } | Entry::Run(_) => {}
         }
     }
 
-    fn queue(&mut self, run: usize, thread: u32, path: &std::path::Path) -> usize {
-        if let Some(&q) = self.queue_of.get(&(run, thread)) {
+    fn queue(&mut self, run: usize, key: Key, path: &std::path::Path) -> usize {
+        if let Some(&q) = self.queue_of.get(&(run, key)) {
             return q;
         }
+        let recorded = key & RECORDED_BIT != 0;
         self.queues.push(Queue {
             run,
-            thread,
+            thread: key as u32,
+            recorded,
             items: VecDeque::new(),
             pos: 0,
             head: None,
             last_ts: i128::MIN,
-            ended: false,
+            // Never waited for: what it holds is released as it arrives.
+            ended: recorded,
             path: path.to_path_buf(),
         });
-        self.waiting += 1;
-        self.queue_of.insert((run, thread), self.queues.len() - 1);
+        if !recorded {
+            self.waiting += 1;
+        }
+        self.queue_of.insert((run, key), self.queues.len() - 1);
         self.queues.len() - 1
     }
 
@@ -247,10 +283,10 @@ impl StreamMerger {
         }
     }
 
-    fn push(&mut self, run: usize, thread: u32, item: Item, path: &std::path::Path) {
+    fn push(&mut self, run: usize, key: Key, item: Item, path: &std::path::Path) {
         // An ended queue still takes data (a superseded run read late): it just is not
         // waited for when empty.
-        let q = self.queue(run, thread, path);
+        let q = self.queue(run, key, path);
         self.queues[q].items.push_back(item);
         if self.queues[q].head.is_none() && self.advance != Some(q) {
             self.requeue(q);
@@ -266,6 +302,7 @@ impl StreamMerger {
                 let (ts, ticks) = match &head {
                     Head::Record { ts, ticks, .. } => (*ts, *ticks),
                     Head::Drops { ts, .. } => (*ts, 0),
+                    Head::Dump { ts, .. } => (*ts, u64::MAX),
                 };
                 let qu = &mut self.queues[q];
                 qu.last_ts = ts;
@@ -299,13 +336,27 @@ impl StreamMerger {
                     qu.items.pop_front();
                     return Some(head);
                 }
+                Item::Dump { count, first_ticks, last_ticks, trigger_ticks, reason, anchor } => {
+                    let a = anchor.as_ref();
+                    let head = Head::Dump {
+                        ts: to_ns(a, *trigger_ticks).max(qu.last_ts),
+                        count: *count,
+                        first: to_ns(a, *first_ticks),
+                        last: to_ns(a, *last_ticks),
+                        reason: reason.clone(),
+                    };
+                    qu.items.pop_front();
+                    return Some(head);
+                }
                 Item::Batch { bytes, base, anchor } => (bytes, *base, anchor.as_ref()),
             };
             let run = &self.runs[qu.run];
             match Records::starting_at(&bytes[..], qu.pos, |id| run.layout(id)).next() {
                 Some(Ok(rec)) => {
                     let ticks = unwrap_ticks(rec.ticks48, base);
-                    let ts = to_ns(anchor, ticks).max(qu.last_ts);
+                    // A later dump may hold older records: its own time, not clamped.
+                    let floor = if qu.recorded { i128::MIN } else { qu.last_ts };
+                    let ts = to_ns(anchor, ticks).max(floor);
                     qu.pos = rec.end();
                     let Some(d) = rec.drops else {
                         return Some(Head::Record { ts, ticks, site: rec.id, start: rec.args_at(), end: rec.end() });
@@ -342,8 +393,9 @@ impl StreamMerger {
         if let Some(q) = self.advance.take() {
             self.requeue(q);
         }
-        let Some(&Reverse((ts, _, _))) = self.heap.peek() else { return false };
+        let Some(&Reverse((ts, _, q))) = self.heap.peek() else { return false };
         self.finishing
+            || self.queues[q].recorded
             || self.waiting == 0
             || ts <= self.stable.saturating_sub(self.window)
             || self.floor.is_some_and(|f| ts <= f)
@@ -368,6 +420,7 @@ impl StreamMerger {
                     site: run.site(*site)?,
                     args: &bytes[*start..*end],
                     shapes: &run.shapes,
+                    recorded: qu.recorded,
                 }))
             }
             Head::Drops { ts, count, first, last } => Some(Event::Drops(DropsRef {
@@ -377,6 +430,14 @@ impl StreamMerger {
                 count: *count,
                 first_ns: *first,
                 last_ns: *last,
+            })),
+            Head::Dump { ts, count, first, last, reason } => Some(Event::Dump(DumpRef {
+                ts_ns: *ts,
+                run: qu.run,
+                count: *count,
+                first_ns: *first,
+                last_ns: *last,
+                reason,
             })),
         }
     }

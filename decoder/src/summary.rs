@@ -56,6 +56,10 @@ pub struct Summary {
     pub metadata: Vec<Vec<(String, String)>>,
     /// The loggers' start-up and clean-shutdown records, in file order.
     pub lifecycle: Vec<Lifecycle>,
+    /// Records a flight recorder kept and dumps wrote out (counted in `records` too).
+    pub recorded: u64,
+    /// Flight-recorder dumps (DUMP entries).
+    pub dumps: u64,
 }
 
 /// A logger's start-up record (configuration, format version, tick rate) or clean-shutdown
@@ -188,6 +192,15 @@ impl Scan<'_> {
                         diags.push(diag(ReadError::Corrupt { offset: h.off, what }));
                     }
                 }
+                Entry::Recorded(bh, recs) => {
+                    let before = self.s.records;
+                    if let Err(m) = self.batch(bh.thread, bh.base_ticks, recs) {
+                        let what = format!("thread {}: {m} (rest of recorded batch skipped)", bh.thread);
+                        diags.push(diag(ReadError::Corrupt { offset: h.off, what }));
+                    }
+                    self.s.recorded += self.s.records - before;
+                }
+                Entry::Dump(_) => self.s.dumps += 1,
                 Entry::Drops(d) => {
                     self.s.dropped += d.count;
                     self.s.drop_reports += 1;
@@ -272,6 +285,9 @@ pub fn render(s: &Summary, top: usize, by_bytes: bool) -> String {
         let _ = writeln!(o, "span: {sa} .. {sb} ({:.6} s)", (b - a) as f64 / 1e9);
     }
     let _ = writeln!(o, "dropped: {} records in {} reports", s.dropped, s.drop_reports);
+    if s.dumps > 0 || s.recorded > 0 {
+        let _ = writeln!(o, "flight recorder: {} recorded records in {} dumps", s.recorded, s.dumps);
+    }
     for l in &s.lifecycle {
         let mut t = String::new();
         tf.write(&mut t, l.unix_ns as i128);
@@ -326,7 +342,7 @@ pub fn to_json(s: &Summary, top: usize, by_bytes: bool) -> serde_json::Value {
         .collect();
     let runs: Vec<_> =
         s.metadata.iter().map(|md| json!({ "metadata": md.iter().cloned().collect::<BTreeMap<_, _>>() })).collect();
-    json!({
+    let mut j = json!({
         "segments": s.segments,
         "bytes": s.bytes,
         "records": s.records,
@@ -344,5 +360,9 @@ pub fn to_json(s: &Summary, top: usize, by_bytes: bool) -> serde_json::Value {
             "time": ts(l.unix_ns as i128),
             "items": l.items.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
         })).collect::<Vec<_>>(),
-    })
+    });
+    if s.dumps > 0 || s.recorded > 0 {
+        j["flight_recorder"] = json!({ "recorded": s.recorded, "dumps": s.dumps });
+    }
+    j
 }

@@ -11,7 +11,7 @@ use crate::output::ArgBuf;
 use tapelog_format::text::line::{level_color, push_thread, DIM, DROPS_COLOR, RESET};
 use tapelog_format::text::{Segment, Template};
 
-use crate::event::{DropsRef, RecordRef};
+use crate::event::{DropsRef, DumpRef, RecordRef};
 use crate::timefmt::TimeFormatter;
 
 /// The template of the default text line.
@@ -216,6 +216,26 @@ impl TextStyle {
             return fill(&plain, &mut self.time, self.color, rec, args, out);
         }
         fill(r, &mut self.time, self.color, rec, args, out)
+    }
+
+    /// Appends the line of a flight-recorder dump (without newline), one layout whatever
+    /// the template: `<ts> flight recorder: N records from <ts> to <ts>, trigger: REASON`.
+    pub fn dump(&mut self, d: &DumpRef<'_>, out: &mut String) {
+        if self.color {
+            out.push_str(DIM);
+        }
+        self.time.write(out, d.ts_ns);
+        if self.color {
+            out.push_str(RESET);
+        }
+        let _ = write!(out, " flight recorder: {} records", d.count);
+        if d.count > 0 {
+            out.push_str(" from ");
+            self.time.write(out, d.first_ns);
+            out.push_str(" to ");
+            self.time.write(out, d.last_ns);
+        }
+        let _ = write!(out, ", trigger: {}", d.reason);
     }
 
     /// Appends the line of a drop report (without newline). Drop reports keep one layout

@@ -370,7 +370,7 @@ pub fn dict_key(kind: u8, payload: &[u8]) -> Option<(u8, u32)> {
 /// Whether entries of `kind` travel in DATA frames.
 pub fn is_data_kind(kind: u8) -> bool {
     use crate::wire::entry;
-    matches!(kind, entry::BATCH | entry::DROPS | entry::THREAD_END)
+    matches!(kind, entry::BATCH | entry::RECORDED | entry::DROPS | entry::THREAD_END)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@
 
 use std::sync::Arc;
 
+use crate::flight::{Class, FlightRecorder};
 use crate::frontend::callsite::{registered_since, Registered};
 use crate::wire::record::{for_each_shape, static_args_len, CallsiteEntry, Split};
-use crate::wire::{ArgKind, Layout, Malformed, Records};
+use crate::wire::{ArgKind, Layout, Malformed, Record, Records};
 
 pub(crate) struct Site {
     pub reg: Registered,
@@ -20,6 +21,8 @@ pub(crate) struct Site {
     pub has_serde: bool,
     /// `SegmentWriter::serial` of the main segment whose dictionary holds this site (0 = none).
     pub in_segment: u64,
+    /// What the flight recorder does with its records (`Write` without one).
+    pub flight: Class,
 }
 
 impl Site {
@@ -74,14 +77,16 @@ pub(crate) struct Dictionary {
     pub shapes: Vec<ShapeSlot>,
     /// The routed outputs' routes: bit `i` of `Site::routes` is `routes[i]`.
     routes: Vec<crate::Route>,
+    /// The flight recorder's settings, which give each site its `Site::flight`.
+    flight: Option<FlightRecorder>,
 }
 
 impl Dictionary {
-    pub fn new(routes: Vec<crate::Route>) -> Dictionary {
+    pub fn new(routes: Vec<crate::Route>, flight: Option<FlightRecorder>) -> Dictionary {
         // Room for the first call sites and shapes, before any program thread logs.
         crate::frontend::callsite::keep_room();
         crate::serde_arg::keep_room();
-        Dictionary { sites: vec![None], routes, ..Default::default() }
+        Dictionary { sites: vec![None], routes, flight, ..Default::default() }
     }
 
     /// A call site already looked up (no registry refresh): what outputs use.
@@ -123,7 +128,8 @@ impl Dictionary {
                         routes |= 1 << b;
                     }
                 }
-                self.sites.push(Some(Site { reg, routes, static_len, has_serde, in_segment: 0 }));
+                let flight = self.flight.as_ref().map_or(Class::Write, |f| f.class_of(reg.cs));
+                self.sites.push(Some(Site { reg, routes, static_len, has_serde, in_segment: 0, flight }));
             }
         }
     }
@@ -190,6 +196,18 @@ impl Dictionary {
     /// the registry when it meets a call site it does not know yet): counts records and the
     /// drops that markers report, and stops at the first record it cannot take apart.
     pub fn walk(&mut self, split: Split<'_>, start: usize, end: usize) -> Walked {
+        self.walk_each(split, start, end, |_, _| {})
+    }
+
+    /// [`walk`](Self::walk), calling `f` with each record taken apart and what the flight
+    /// recorder does with it (`Class::Write` for drop markers).
+    pub fn walk_each(
+        &mut self,
+        split: Split<'_>,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(&Record, Class),
+    ) -> Walked {
         let al = split.a.len();
         let bytes = Split { a: &split.a[..end.min(al)], b: &split.b[..end.saturating_sub(al)] };
         let mut w = Walked { end: start, ..Walked::default() };
@@ -202,10 +220,15 @@ impl Dictionary {
                 match r {
                     Ok(rec) => {
                         match rec.drops {
-                            Some(d) => w.marker_drops += d.count,
+                            Some(d) => {
+                                w.marker_drops += d.count;
+                                f(&rec, Class::Write);
+                            }
                             None => {
                                 w.records += 1;
-                                w.serde |= sites[rec.id as usize].as_ref().is_some_and(|s| s.has_serde);
+                                let site = sites[rec.id as usize].as_ref();
+                                w.serde |= site.is_some_and(|s| s.has_serde);
+                                f(&rec, site.map_or(Class::Write, |s| s.flight));
                             }
                         }
                         w.end = rec.end();

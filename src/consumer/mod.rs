@@ -12,6 +12,7 @@
 pub(crate) mod dictionary;
 pub(crate) mod lifecycle;
 mod own;
+mod recorder;
 mod tape;
 
 use std::sync::atomic::Ordering;
@@ -151,7 +152,14 @@ pub(crate) fn spawn(shared: Arc<Shared>, text: Option<TextSinks>) -> Result<Join
             crate::frontend::reentry::start_consumer(calls.clone(), sh.config.ring_capacity);
             // Marks the consumer gone even if it panics, so flush() never waits forever.
             let _alive = AliveGuard(sh.clone());
-            let mut c = Consumer::new(sh.clone(), seg, segments, outputs, Dictionary::new(routes), rate);
+            let mut c = Consumer::new(
+                sh.clone(),
+                seg,
+                segments,
+                outputs,
+                Dictionary::new(routes, sh.config.flight_recorder.clone()),
+                rate,
+            );
             c.calls = Some(SlotInfo::new(calls));
             c.run();
         })
@@ -180,6 +188,8 @@ struct SlotInfo {
     /// Dropped records already reported by in-band markers or DROPS entries.
     drops_reported: u64,
     written: u64,
+    /// Records the flight recorder took (see `ConsumerCounters::kept`).
+    kept: u64,
     lost: u64,
     high_water: u64,
     /// Ticks of the last drain.
@@ -195,6 +205,7 @@ impl SlotInfo {
             in_segment: 0,
             drops_reported: 0,
             written: 0,
+            kept: 0,
             lost: 0,
             high_water: 0,
             last_drain: 0,
@@ -246,6 +257,11 @@ struct Consumer {
     anchor: Anchor,
     /// `Totals::rings_refused` when it was last reported.
     refused_reported: u64,
+    /// The flight recorder, if configured: the drain loop looks at this once per batch.
+    recorder: Option<Box<recorder::Recorder>>,
+    /// The entry kind batches are framed as: BATCH, or RECORDED while a flight-recorder
+    /// dump is written.
+    batch_kind: u8,
 }
 
 impl Consumer {
@@ -263,6 +279,11 @@ impl Consumer {
         let warn_ticks = shared.config.capacity_warning.map_or(0, |w| (rate * w.interval.as_secs_f64()) as u64);
         let mut cal = Calibrator::new(rate);
         let anchor = cal.anchor();
+        // A window stays open until a record of it can no longer be waiting in a ring: a
+        // small batch waits up to the batch delay, plus a pass and a poll interval.
+        let grace = batch_ticks + poll_ticks + (rate * 0.002) as u64;
+        let recorder =
+            shared.config.flight_recorder.clone().map(|fr| Box::new(recorder::Recorder::new(fr, rate, grace)));
         let mut c = Consumer {
             shared,
             slots: Vec::new(),
@@ -283,6 +304,8 @@ impl Consumer {
             segments,
             anchor,
             refused_reported: 0,
+            recorder,
+            batch_kind: entry::BATCH,
         };
         c.shared.totals.segments.store(u64::from(c.shared.config.segments), Ordering::Relaxed);
         c.write_anchor();
@@ -308,14 +331,24 @@ impl Consumer {
             // Acquire pairs with the signal handler's Release: record it before serving the
             // flush the handler requested right after. Loaded before it is swapped so that
             // an idle pass does not write (and take from every other core) its cache line.
+            let mut signal = 0;
             if crate::signals::PENDING_SIGNAL.load(Ordering::Relaxed) != 0 {
-                let sig = crate::signals::PENDING_SIGNAL.swap(0, Ordering::Acquire);
-                if sig != 0 {
-                    self.record_signal(sig);
+                signal = crate::signals::PENDING_SIGNAL.swap(0, Ordering::Acquire);
+                if signal != 0 {
+                    self.record_signal(signal);
                 }
             }
             let flushing = flush_req.is_some();
             let work = self.drain_all(flushing || shutdown) + self.write_calls();
+            if self.recorder.is_some() {
+                // After the drain: a dump asked for before a flush request covers every
+                // record logged before it.
+                let mut reasons = self.shared.take_dump_requests();
+                if signal != 0 {
+                    reasons.push(format!("signal {signal} ({})", crate::signals::signal_name(signal)));
+                }
+                self.recorder_pass(reasons);
+            }
             self.maybe_anchor();
             self.seg.publish();
             self.report_disabled_sinks();
@@ -542,6 +575,11 @@ impl Consumer {
             if self.write_calls() == 0 {
                 break;
             }
+        }
+        if self.recorder.is_some() {
+            let reasons = self.shared.take_dump_requests();
+            self.recorder_pass(reasons);
+            self.recorder_shutdown();
         }
         crate::frontend::reentry::close_consumer();
         if let Some(calls) = self.calls.take() {

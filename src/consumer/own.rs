@@ -69,7 +69,7 @@ impl Consumer {
         });
         let split = Split { a: &rec, b: &[] };
         if !self.segments {
-            self.write_records(&mut slot, split, ticks);
+            self.write_direct(&mut slot, split, ticks);
         } else {
             let (end, full) = self.write_batches(&mut slot, split, 0, ticks);
             if end == 0 && full && self.rotate() {
@@ -124,6 +124,9 @@ impl Consumer {
         if let Some(n) = &c.network {
             v.push(("network".into(), n.addr.clone()));
         }
+        if let Some(f) = &c.flight_recorder {
+            v.push(("flight_recorder".into(), f.summary()));
+        }
         v
     }
 
@@ -157,6 +160,13 @@ impl Consumer {
             v.push(("network.queued".into(), n.records_queued.to_string()));
             v.push(("network.delivered".into(), n.records_delivered.to_string()));
             v.push(("network.dropped".into(), n.records_dropped.to_string()));
+        }
+        if let Some(f) = &s.flight_recorder {
+            v.push(("flight_recorder.kept".into(), f.kept.to_string()));
+            v.push(("flight_recorder.dumped".into(), f.dumped.to_string()));
+            v.push(("flight_recorder.evicted".into(), f.evicted.to_string()));
+            v.push(("flight_recorder.dumps".into(), f.dumps.to_string()));
+            v.push(("flight_recorder.max_held_bytes".into(), f.max_held_bytes.to_string()));
         }
         v
     }

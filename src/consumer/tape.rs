@@ -15,8 +15,17 @@ use crate::wire::{entry, BATCH_FIXED_LEN, DROP_MARKER_ID, DROP_MARKER_PAYLOAD, E
 
 impl Consumer {
     /// Writes the records of `split` (one thread's, whole records, ticks near `base`) to the
-    /// segments and the outputs.
+    /// segments and the outputs, or, those its flight recorder keeps, to the recorder.
     pub(super) fn write_records(&mut self, info: &mut SlotInfo, split: Split<'_>, base: u64) {
+        if self.recorder.is_some() {
+            self.write_with_recorder(info, split, base);
+        } else {
+            self.write_direct(info, split, base);
+        }
+    }
+
+    /// Writes the records of `split` to the segments and the outputs.
+    pub(super) fn write_direct(&mut self, info: &mut SlotInfo, split: Split<'_>, base: u64) {
         if self.segments {
             self.ensure_segment();
             self.write_to_segments(info, split, base);
@@ -67,6 +76,7 @@ impl Consumer {
                 base,
                 records: w.records,
                 framed: None,
+                recorded: self.batch_kind == entry::RECORDED,
                 dict: &self.dict,
                 origin: self.origin,
                 anchor: &self.anchor,
@@ -218,7 +228,7 @@ impl Consumer {
         let mut fixed = [0u8; BATCH_FIXED_LEN];
         BatchHead { thread: slot.shared.id, base_ticks: base }.write(&mut fixed);
         let Some(buf) = self.seg.reserve(total) else { return };
-        buf[0] = entry::BATCH;
+        buf[0] = self.batch_kind;
         buf[1..5].copy_from_slice(&((BATCH_FIXED_LEN + len) as u32).to_le_bytes());
         buf[ENTRY_HEADER_LEN..ENTRY_HEADER_LEN + BATCH_FIXED_LEN].copy_from_slice(&fixed);
         let mut at = ENTRY_HEADER_LEN + BATCH_FIXED_LEN;
@@ -227,7 +237,7 @@ impl Consumer {
             at += p.len();
         });
         // One pass over the copy, which is hot in cache.
-        let crc = crate::wire::entry_crc(entry::BATCH, (BATCH_FIXED_LEN + len) as u32, [&buf[ENTRY_HEADER_LEN..]]);
+        let crc = crate::wire::entry_crc(self.batch_kind, (BATCH_FIXED_LEN + len) as u32, [&buf[ENTRY_HEADER_LEN..]]);
         buf[5..9].copy_from_slice(&crc.to_le_bytes());
         let t = &self.shared.totals;
         t.bytes_written.fetch_add(total as u64, Ordering::Relaxed);
@@ -240,6 +250,7 @@ impl Consumer {
             base,
             records,
             framed: Some(buf),
+            recorded: self.batch_kind == entry::RECORDED,
             dict: &self.dict,
             origin: self.origin,
             anchor: &self.anchor,

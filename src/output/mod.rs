@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use crate::consumer::dictionary::Dictionary;
 use crate::counters::ThreadShared;
-use crate::wire::record::{Anchor, Drops, Split};
+use crate::wire::record::{Anchor, Drops, DumpEntry, Split};
 
 /// Records of one thread that the drain loop took, with what is needed to take them apart.
 pub(crate) struct Batch<'a> {
@@ -36,6 +36,8 @@ pub(crate) struct Batch<'a> {
     /// The whole BATCH entry (framing, CRC, records) as the main segments hold it; `None`
     /// when no segments are written (`Builder::segments(false)` without a network stream).
     pub framed: Option<&'a [u8]>,
+    /// Records the flight recorder kept and a dump writes out now (framed as RECORDED).
+    pub recorded: bool,
     /// Every call site and shape the records use.
     pub dict: &'a Dictionary,
     /// The sink that logged these records (1-based; 0 for none): the text outputs do not
@@ -71,6 +73,10 @@ pub(crate) trait Output {
     /// Records of `thread` dropped before the consumer took them; `now` is the ticks of
     /// the report.
     fn drops(&mut self, _thread: &ThreadShared, _d: &Drops, _now: u64, _anchor: &Anchor) {}
+
+    /// A flight-recorder dump is complete (its DUMP entry; its records came as batches
+    /// marked `recorded`).
+    fn dump(&mut self, _d: &DumpEntry<'_>, _anchor: &Anchor) {}
 
     /// A thread's stream is over (THREAD_END payload).
     fn thread_end(&mut self, _thread: u32, _payload: &[u8]) {}

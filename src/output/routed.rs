@@ -98,7 +98,7 @@ impl RoutedSegments {
         self.used_shapes.sort_unstable();
         self.used_shapes.dedup();
         for attempt in 0..2 {
-            if self.write_staged(b.thread, b.base, dict) {
+            if self.write_staged(b.thread, b.base, dict, b.recorded) {
                 self.counters.records.fetch_add(records, Ordering::Relaxed);
                 return;
             }
@@ -111,7 +111,7 @@ impl RoutedSegments {
 
     /// Writes the dictionary entries the staged records need, then the batch; false if the
     /// segment ran out of room (or none is open).
-    fn write_staged(&mut self, thread: &ThreadShared, base: u64, dict: &Dictionary) -> bool {
+    fn write_staged(&mut self, thread: &ThreadShared, base: u64, dict: &Dictionary, recorded: bool) -> bool {
         if !self.seg.is_open() {
             return false;
         }
@@ -159,13 +159,14 @@ impl RoutedSegments {
         let len = self.staging.len();
         let total = ENTRY_HEADER_LEN + BATCH_FIXED_LEN + len;
         let Some(buf) = self.seg.reserve(total) else { return false };
-        buf[0] = entry::BATCH;
+        let kind = if recorded { entry::RECORDED } else { entry::BATCH };
+        buf[0] = kind;
         buf[1..5].copy_from_slice(&((BATCH_FIXED_LEN + len) as u32).to_le_bytes());
         let mut fixed = [0u8; BATCH_FIXED_LEN];
         BatchHead { thread: thread.id, base_ticks: base }.write(&mut fixed);
         buf[ENTRY_HEADER_LEN..ENTRY_HEADER_LEN + BATCH_FIXED_LEN].copy_from_slice(&fixed);
         buf[ENTRY_HEADER_LEN + BATCH_FIXED_LEN..].copy_from_slice(&self.staging);
-        let crc = crate::wire::entry_crc(entry::BATCH, (BATCH_FIXED_LEN + len) as u32, [&buf[ENTRY_HEADER_LEN..]]);
+        let crc = crate::wire::entry_crc(kind, (BATCH_FIXED_LEN + len) as u32, [&buf[ENTRY_HEADER_LEN..]]);
         buf[5..9].copy_from_slice(&crc.to_le_bytes());
         self.counters.bytes.fetch_add(total as u64, Ordering::Relaxed);
         true

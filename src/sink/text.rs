@@ -22,10 +22,10 @@ use crate::counters::{SinkCounters, TextCounters};
 use crate::frontend::callsite::Callsite;
 use crate::output::{Batch, Output, Pass};
 use crate::serde_arg::{Shape, Shapes};
-use crate::text::line::{self, UtcNanos};
+use crate::text::line::{self, UtcNanos, RECORDED_MARK};
 use crate::text::{recycle, Template, Value};
 use crate::wire::kinds::{decode_args, ArgKind};
-use crate::wire::record::{Anchor, Drops, Split};
+use crate::wire::record::{Anchor, Drops, DumpEntry, Split};
 use crate::wire::{unwrap_ticks, RECORD_HEADER_LEN};
 use crate::wire::{Layout, Malformed, RecordError, Records};
 
@@ -66,6 +66,9 @@ pub(crate) struct TextSinks {
     /// The sink that logged the records being handed over now (see [`Guarded::origin`]);
     /// 0 for none. That sink does not get them.
     origin: u32,
+    /// The batch at hand is a flight-recorder dump's: lines are marked as `tapelog cat`
+    /// marks them.
+    recorded: bool,
     /// A batch that wraps around the end of the ring, made contiguous for raw sinks.
     batch: Vec<u8>,
 }
@@ -131,6 +134,7 @@ impl TextSinks {
             users,
             workers,
             origin: 0,
+            recorded: false,
             batch: Vec::new(),
         }
     }
@@ -346,7 +350,14 @@ impl TextSinks {
         }
         let msg_end = self.message(id, kinds, args, thread, ns);
         if let Some(sd) = &mut self.sd {
+            if self.recorded {
+                syslog::push_param(sd, "recorded", "true");
+            }
             sd.push(']');
+        }
+        if self.recorded && self.wants_json && self.json.ends_with('}') {
+            self.json.pop();
+            self.json.push_str(",\"recorded\":true}");
         }
         for (b, o) in self.outs.iter_mut().enumerate() {
             if mask & (1 << b) == 0 {
@@ -358,7 +369,12 @@ impl TextSinks {
                     o.buf.push(b'\n');
                     o.ended_one();
                 }
-                None => o.push_line(&self.line, Some(cs.level), ts_len),
+                None => {
+                    if self.recorded {
+                        o.buf.extend_from_slice(RECORDED_MARK.as_bytes());
+                    }
+                    o.push_line(&self.line, Some(cs.level), ts_len)
+                }
                 Some(h) => {
                     let sd = self.sd.as_deref().unwrap_or("-");
                     h.push(&mut o.buf, Some(cs.level), &self.line[..ts_len], "-", sd, &self.line[msg_start..msg_end]);
@@ -491,6 +507,33 @@ impl TextSinks {
         }
     }
 
+    /// The line of a flight-recorder dump, as `tapelog cat` prints it, for the outputs
+    /// without a route (as drop reports); JSON outputs get none.
+    fn dump_line(&mut self, d: &DumpEntry<'_>, anchor: &Anchor) {
+        let ns = |t: u64| anchor.to_unix_ns(t);
+        self.line.clear();
+        self.ts.push(&mut self.line, ns(d.trigger_ticks));
+        let ts_len = self.line.len();
+        let _ = write!(self.line, " flight recorder: {} records", d.count);
+        if d.count > 0 {
+            self.line.push_str(" from ");
+            self.ts.push(&mut self.line, ns(d.first_ticks));
+            self.line.push_str(" to ");
+            self.ts.push(&mut self.line, ns(d.last_ticks));
+        }
+        let _ = write!(self.line, ", trigger: {}", d.reason);
+        for o in self.outs.iter_mut().filter(|o| o.route.is_none() && !o.json) {
+            match &o.syslog {
+                None => o.push_line(&self.line, None, ts_len),
+                Some(h) => {
+                    let msg = &self.line[ts_len + 1..];
+                    h.push(&mut o.buf, None, &self.line[..ts_len], "DUMP", "-", msg);
+                    o.ended_one();
+                }
+            }
+        }
+    }
+
     /// Hands every partly filled chunk to its writer (end of a consumer pass).
     fn hand_over(&mut self) {
         for o in &mut self.outs {
@@ -507,10 +550,15 @@ impl TextSinks {
 impl Output for TextSinks {
     fn batch(&mut self, b: &Batch<'_>) {
         self.origin = b.origin;
+        self.recorded = b.recorded;
         let (thread, dict) = ((b.thread.name.as_str(), b.thread.id), b.dict);
         self.records(thread, b.split, b.start, b.end, b.base, b.anchor, |id| {
             dict.get(id).map(|s| (s.reg.cs, s.reg.kinds, s.static_len))
         });
+    }
+
+    fn dump(&mut self, d: &DumpEntry<'_>, anchor: &Anchor) {
+        self.dump_line(d, anchor);
     }
 
     fn drops(&mut self, thread: &ThreadShared, d: &Drops, now: u64, anchor: &Anchor) {

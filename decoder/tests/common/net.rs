@@ -140,6 +140,7 @@ pub fn numbered(dir: &Path, format: &str) -> Numbered {
                 *n.seen.entry(*i).or_default() += 1;
             }
             Event::Drops(d) => n.gaps += d.count,
+            Event::Dump(_) => {}
         }
     }
     n.diags.extend(m.take_diagnostics().iter().map(|d| d.to_string()));

@@ -15,6 +15,9 @@ pub const RESET: &str = "\x1b[0m";
 pub const DIM: &str = "\x1b[2m";
 /// Colors the `DROPS` tag of a drop report.
 pub const DROPS_COLOR: &str = "\x1b[1;33m";
+/// What starts the text line of a record a flight recorder kept and a dump wrote out
+/// (`tapelog cat` and the text outputs alike).
+pub const RECORDED_MARK: &str = "[recorded] ";
 
 /// The ANSI color of a level (`None`, an unknown level, is shown like an error).
 ///

@@ -68,6 +68,11 @@ pub mod entry {
     pub const SHAPE: u8 = 7;
     /// A logger started (its configuration) or stopped cleanly (its totals).
     pub const RUN: u8 = 8;
+    /// Records of one thread that the flight recorder kept in memory and a dump wrote out:
+    /// a BATCH payload, marked.
+    pub const RECORDED: u8 = 9;
+    /// One flight-recorder dump: how many records, their time span, and what triggered it.
+    pub const DUMP: u8 = 10;
 }
 
 /// Bytes of the fixed part of a BATCH payload: thread (u32), base ticks (u64).

@@ -5,7 +5,7 @@ use std::io;
 
 use super::header::{FileHeader, HeaderError, FIXED_LEN};
 use super::record::{
-    Anchor, BatchHead, CallsiteEntry, Drops, PayloadError, RunInfo, ShapeEntry, ThreadEnd, ThreadEntry,
+    Anchor, BatchHead, CallsiteEntry, Drops, DumpEntry, PayloadError, RunInfo, ShapeEntry, ThreadEnd, ThreadEntry,
 };
 use super::{entry, le, ENTRY_HEADER_LEN};
 
@@ -147,6 +147,10 @@ pub enum Entry<'a> {
     Shape(ShapeEntry<'a>),
     /// A logger's start or clean stop.
     Run(RunInfo<'a>),
+    /// Records the flight recorder kept and a dump wrote out (a BATCH payload, marked).
+    Recorded(BatchHead, &'a [u8]),
+    /// One flight-recorder dump.
+    Dump(DumpEntry<'a>),
     /// A kind this version does not know; skipped.
     Unknown {
         /// The entry kind.
@@ -330,6 +334,8 @@ impl<R: ReadAt> EntryReader<R> {
                 | entry::DROPS
                 | entry::THREAD_END
                 | entry::SHAPE
+                | entry::RECORDED
+                | entry::DUMP
         );
         let p = self.payload(&h)?;
         if !known {
@@ -505,6 +511,11 @@ pub fn decode_entry(kind: u8, p: &[u8]) -> Result<Entry<'_>, PayloadError> {
         entry::THREAD_END => Entry::ThreadEnd(ThreadEnd::decode(p)?),
         entry::SHAPE => Entry::Shape(ShapeEntry::decode(p)?),
         entry::RUN => Entry::Run(RunInfo::decode(p)?),
+        entry::RECORDED => {
+            let (h, recs) = BatchHead::decode(p)?;
+            Entry::Recorded(h, recs)
+        }
+        entry::DUMP => Entry::Dump(DumpEntry::decode(p)?),
         other => Entry::Unknown { kind: other, len: p.len() as u32 },
     })
 }

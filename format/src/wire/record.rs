@@ -166,6 +166,23 @@ impl RunInfo<'_> {
     pub const STOP: u8 = 1;
 }
 
+/// One flight-recorder dump (a DUMP entry): the kept records it wrote out as RECORDED
+/// entries, their time span, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpEntry<'a> {
+    /// Records written.
+    pub count: u64,
+    /// Ticks of the oldest and newest of them (0 and 0 when none).
+    pub first_ticks: u64,
+    /// See `first_ticks`.
+    pub last_ticks: u64,
+    /// Ticks of the trigger: the triggering record, or when a dump was asked for.
+    pub trigger_ticks: u64,
+    /// What triggered it, e.g. `ERROR record`, `panic`, `signal 11 (SIGSEGV)`, or the
+    /// reason given to `dump_flight_recorder`.
+    pub reason: &'a str,
+}
+
 /// The fixed head of a BATCH payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHead {
@@ -349,6 +366,29 @@ impl Drops {
     pub fn decode_marker(thread: u32, args: &[u8]) -> Result<Self, PayloadError> {
         let mut c = Cur { b: args, at: 0 };
         Ok(Drops { thread, count: c.u64()?, first_ticks: c.u64()?, last_ticks: c.u64()? })
+    }
+}
+
+impl<'a> DumpEntry<'a> {
+    /// Appends the payload to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(&self.first_ticks.to_le_bytes());
+        out.extend_from_slice(&self.last_ticks.to_le_bytes());
+        out.extend_from_slice(&self.trigger_ticks.to_le_bytes());
+        put_str16(out, self.reason);
+    }
+
+    /// Reads a payload.
+    pub fn decode(b: &'a [u8]) -> Result<Self, PayloadError> {
+        let mut c = Cur { b, at: 0 };
+        Ok(DumpEntry {
+            count: c.u64()?,
+            first_ticks: c.u64()?,
+            last_ticks: c.u64()?,
+            trigger_ticks: c.u64()?,
+            reason: c.str16()?,
+        })
     }
 }
 
