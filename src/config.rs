@@ -22,6 +22,8 @@ pub(crate) struct Config {
     pub max_ring_memory: Option<usize>,
     /// Whether rings of 4 MiB and more are advised as transparent huge pages.
     pub huge_pages: bool,
+    /// Every call returns only once its record is written (a debugging aid).
+    pub immediate: bool,
     pub overflow: Overflow,
     pub consumer_core: Option<usize>,
     pub idle: Idle,
@@ -126,6 +128,7 @@ impl Builder {
                 ring_capacity: 1 << 20,
                 max_ring_memory: None,
                 huge_pages: true,
+                immediate: false,
                 overflow: Overflow::Drop,
                 consumer_core: None,
                 idle: Idle::Backoff,
@@ -216,6 +219,21 @@ impl Builder {
     /// `always`), or to compare.
     pub fn huge_pages(mut self, on: bool) -> Self {
         self.cfg.huge_pages = on;
+        self
+    }
+
+    /// Immediate mode, **a debugging aid, never for production**: every log call returns
+    /// only once the consumer has written its record (as [`flush`](crate::flush) after each
+    /// call), so a program that stops in a debugger, or a test that reads the segments right
+    /// after a call, sees every record. A call then costs a round trip to the consumer
+    /// (microseconds, a wait on a condition variable) instead of nanoseconds. Off (the
+    /// default), the mode costs the hot path nothing: its one check already sends such
+    /// calls to the slow path. Calls from the logger's own threads (sinks, the network
+    /// output) and from a signal handler that interrupted a log call are not waited for;
+    /// a signal handler that logs while no call is under way waits like any call, so do not
+    /// use the mode with one.
+    pub fn immediate(mut self, on: bool) -> Self {
+        self.cfg.immediate = on;
         self
     }
 

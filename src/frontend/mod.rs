@@ -42,6 +42,17 @@ pub(crate) fn next_thread_id() -> u32 {
     NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The bit of `Hot::gap` that marks a thread of a logger in immediate mode
+/// ([`Builder::immediate`](crate::Builder::immediate)): every call takes the slow path, which
+/// writes the record and then waits until the consumer has written it. The hot path's one
+/// check already sends any non-zero `gap` there, so the mode costs it nothing when off.
+const IMMEDIATE: u64 = 1 << 63;
+
+/// Drop-marker count owed, without the [`IMMEDIATE`] bit.
+fn owed(h: &Hot) -> u64 {
+    h.gap.get() & !IMMEDIATE
+}
+
 /// What the hot path reads: plain data with no destructor, so reaching it is one
 /// `%fs`-relative address computation, with no lazy-initialization or destructor-state check.
 struct Hot {
@@ -50,8 +61,9 @@ struct Hot {
     /// owned by this thread's [`Cold`].
     generation: Cell<u64>,
     producer: Cell<*mut rtrb::Producer<u8>>,
-    /// Records dropped since the last in-band drop marker; non-zero sends calls to the slow
-    /// path, which writes the marker first.
+    /// Records dropped since the last in-band drop marker (the low 63 bits), and
+    /// [`IMMEDIATE`]; non-zero sends calls to the slow path, which writes the marker first
+    /// (and, in immediate mode, waits for the record to be written).
     gap: Cell<u64>,
     /// Log calls on this thread into the current ring (mirrored into `logged_cell`).
     logged: Cell<u64>,
@@ -208,17 +220,24 @@ fn write_with_id<A: ArgList>(id: u32, args: &A, staged: &[u8]) {
 fn write_slow<A: ArgList>(id: u32, args: &A, staged: &[u8]) {
     // SAFETY: used only during this call, on this thread.
     let h = unsafe { hot() };
-    let Some(_busy) = Busy::enter(&h.busy) else { return reentry::reentrant_drop() };
+    let Some(busy) = Busy::enter(&h.busy) else { return reentry::reentrant_drop() };
     match slow_prepare() {
         Prepared::Ring => {}
         Prepared::OwnStream => return write_own_stream(id, args, staged),
         Prepared::Dropped => return,
     }
-    if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | h.gap.get() != 0 {
+    if (h.generation.get() ^ GENERATION.load(Ordering::Relaxed)) | owed(h) != 0 {
         // The logger changed again since `slow_prepare`: this call has no ring.
         return no_logger_drop();
     }
     write_ring(h, id, args, staged);
+    if h.gap.get() & IMMEDIATE != 0 {
+        // Immediate mode: return once the consumer has written this record (and the
+        // segment's committed length says so). Outside the busy mark: nothing is left to do
+        // on the ring.
+        drop(busy);
+        crate::flush();
+    }
 }
 
 /// Writes the record into this thread's ring (waiting or dropping when full) and counts it.
@@ -329,7 +348,7 @@ fn slow_prepare() -> Prepared {
         }
     }
     let ok = with_cold(|c, h| {
-        if h.gap.get() != 0 && !write_drop_marker(c, h) {
+        if owed(h) != 0 && !write_drop_marker(c, h) {
             // Still no room for the marker: this record joins the gap.
             count_drop(c, h, clock::ticks());
             return false;
@@ -406,7 +425,7 @@ fn count_drop(c: &mut Cold, h: &Hot, ticks: u64) {
     c.dropped += 1;
     let gap = h.gap.get();
     let p = &c.shared.producer;
-    if gap == 0 {
+    if gap & !IMMEDIATE == 0 {
         c.gap_first = ticks;
         publish(&p.gap_first, ticks);
     }
@@ -421,7 +440,8 @@ fn count_drop(c: &mut Cold, h: &Hot, ticks: u64) {
 fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
     // SAFETY: attached (callers checked), producer live, no other reference in use.
     let producer = unsafe { &mut *c.producer };
-    let payload = (&h.gap.get(), &c.gap_first, &c.gap_last);
+    let count = owed(h);
+    let payload = (&count, &c.gap_first, &c.gap_last);
     let len = RECORD_HEADER_LEN + DROP_MARKER_PAYLOAD;
     match producer.write_chunk_uninit(len) {
         Ok(mut chunk) => {
@@ -429,7 +449,7 @@ fn write_drop_marker(c: &mut Cold, h: &Hot) -> bool {
             stage_and_copy(&mut c.scratch, &mut chunk, DROP_MARKER_ID, ticks, &payload, &[]);
             // SAFETY: stage_and_copy initialized all `len` bytes.
             unsafe { chunk.commit_all() };
-            h.gap.set(0);
+            h.gap.set(h.gap.get() & IMMEDIATE);
             true
         }
         Err(_) => false,
@@ -568,7 +588,8 @@ fn attach() -> bool {
         h.producer.set(producer);
         h.logged_cell.set(&ts.producer.logged);
         h.logged.set(0);
-        h.gap.set(0);
+        // The logger's own threads never wait for the consumer, not even in immediate mode.
+        h.gap.set(if shared.config.immediate && !reentry::on_logger_thread() { IMMEDIATE } else { 0 });
         h.generation.set(shared.generation);
     });
     true
