@@ -46,7 +46,7 @@ fn a_panic_writes_out_what_the_flight_recorder_keeps() {
     let _ = std::panic::take_hook();
 }
 
-fn child(dir: &str) -> ! {
+fn child(dir: &str, sig: libc::c_int) -> ! {
     let _guard = tapelog::Builder::new()
         .dir(dir)
         .filter("debug")
@@ -59,30 +59,41 @@ fn child(dir: &str) -> ! {
         tapelog::debug!("step {}", i);
     }
     // SAFETY: raising a fatal signal in a child process made to die by it.
-    unsafe { libc::raise(libc::SIGTERM) };
+    unsafe { libc::raise(sig) };
     std::thread::sleep(std::time::Duration::from_secs(30));
     unreachable!("the signal should have ended the process");
 }
 
-#[test]
-fn a_fatal_signal_writes_out_what_the_flight_recorder_keeps() {
+/// Runs this test again as a child that keeps 500 records and then dies of `sig`; checks
+/// that all 500 were written out, marked, with the signal as the dump's reason.
+fn dies_of(test: &str, sig: libc::c_int, reason: &str) {
     if let Ok(dir) = std::env::var(ENV) {
-        child(&dir);
+        child(&dir, sig);
     }
     let _s = serial();
     let dir = TempDir::new("flight-signal");
     let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "a_fatal_signal_writes_out_what_the_flight_recorder_keeps", "--nocapture"])
+        .args(["--exact", test, "--nocapture"])
         .env(ENV, dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    assert_eq!(status.signal(), Some(sig));
     let (recs, dumps) = read_back(dir.path());
     let steps: Vec<u64> = recs.iter().filter(|r| r.format == "step {}").map(|r| r.value).collect();
     assert_eq!(steps, (0..500).collect::<Vec<_>>());
     assert!(recs.iter().filter(|r| r.format == "step {}").all(|r| r.recorded));
     assert_eq!(dumps.len(), 1, "{dumps:?}");
-    assert_eq!((dumps[0].count, dumps[0].reason.as_str()), (500, "signal 15 (SIGTERM)"));
+    assert_eq!((dumps[0].count, dumps[0].reason.as_str()), (500, reason));
+}
+
+#[test]
+fn a_fatal_signal_writes_out_what_the_flight_recorder_keeps() {
+    dies_of("a_fatal_signal_writes_out_what_the_flight_recorder_keeps", libc::SIGTERM, "signal 15 (SIGTERM)");
+}
+
+#[test]
+fn a_segfault_writes_out_what_the_flight_recorder_keeps() {
+    dies_of("a_segfault_writes_out_what_the_flight_recorder_keeps", libc::SIGSEGV, "signal 11 (SIGSEGV)");
 }

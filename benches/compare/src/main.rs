@@ -31,8 +31,8 @@ pub struct Args {
     /// Run only these rows (repeatable or comma-separated): timer, bare-rtrb, tapelog,
     /// tracing, spdlog-rs, ftlog, fast_log, slog, quicklog, simplelog-sync; the ring-size
     /// rows tapelog-prealloc, bare-rtrb-16m, tapelog-16m, tapelog-16m-prealloc,
-    /// tapelog-16m-prealloc-4k (huge pages off), bare-rtrb-64m, tapelog-64m,
-    /// tapelog-64m-prealloc.
+    /// tapelog-16m-prealloc-4k (huge pages off), tapelog-flight (a flight recorder keeping
+    /// every record), bare-rtrb-64m, tapelog-64m, tapelog-64m-prealloc.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Fewer samples and messages (100k samples, 500k messages): for iterating, not for

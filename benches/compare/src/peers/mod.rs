@@ -196,6 +196,13 @@ pub const PEERS: &[PeerInfo] = &[
         harness::run::<tapelog::Tapelog<{ 16 << 20 }, true, false>>,
     ),
     ring_row(
+        "tapelog-flight",
+        TAPELOG,
+        "as tapelog, with a flight recorder keeping every record on the consumer (1 GiB, written out at shutdown)",
+        TAPELOG_OUTPUT,
+        harness::run::<tapelog::Tapelog<{ 1 << 20 }, false, true, true>>,
+    ),
+    ring_row(
         "bare-rtrb-64m",
         BARE_RTRB,
         "producer spins while the 64 MiB ring is full; ring pre-touched in start",

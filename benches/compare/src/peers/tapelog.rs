@@ -1,6 +1,8 @@
 //! tapelog itself, in blocking mode, with a ring of `RING` bytes per thread, made by
 //! `tapelog::preallocate()` before the warm-up when `PREALLOC` is set, and advised as huge
-//! pages (rings of 4 MiB and more) unless `HUGE` is unset.
+//! pages (rings of 4 MiB and more) unless `HUGE` is unset, and with `FLIGHT` a flight
+//! recorder that keeps every INFO record on the consumer (1 GiB, no trigger) and writes them
+//! all out at shutdown: the cost of keeping instead of writing.
 
 use std::path::Path;
 
@@ -9,15 +11,29 @@ use anyhow::{anyhow, Result};
 use crate::harness::{Counted, Finished, Peer};
 
 /// A running tapelog.
-pub struct Tapelog<const RING: usize, const PREALLOC: bool, const HUGE: bool = true> {
+pub struct Tapelog<const RING: usize, const PREALLOC: bool, const HUGE: bool = true, const FLIGHT: bool = false> {
     guard: tapelog::Guard,
 }
 
-impl<const RING: usize, const PREALLOC: bool, const HUGE: bool> Peer for Tapelog<RING, PREALLOC, HUGE> {
+impl<const RING: usize, const PREALLOC: bool, const HUGE: bool, const FLIGHT: bool> Peer
+    for Tapelog<RING, PREALLOC, HUGE, FLIGHT>
+{
     type Local = ();
 
     fn start(dir: &Path, _: usize) -> Result<Self> {
-        let guard = tapelog::Builder::new()
+        let b = tapelog::Builder::new();
+        let b = if FLIGHT {
+            b.flight_recorder(
+                tapelog::FlightRecorder::new()
+                    .keep(tapelog::Level::Info)
+                    .trigger(None)
+                    .max_bytes(1 << 30)
+                    .dump_on_shutdown(true),
+            )
+        } else {
+            b
+        };
+        let guard = b
             .no_capacity_warning() // count exactly the records logged here
             .dir(dir)
             .segment_size(256 << 20)
@@ -65,9 +81,10 @@ impl<const RING: usize, const PREALLOC: bool, const HUGE: bool> Peer for Tapelog
         // Dropping the guard drains every ring, finalizes the segments and joins the consumer.
         drop(self.guard);
         let s = tapelog::stats();
-        if s.total.written + s.total.dropped != s.total.logged {
+        let dumped = s.flight_recorder.map_or(0, |f| f.dumped);
+        if s.total.written + dumped + s.total.dropped != s.total.logged {
             eprintln!(
-                "tapelog stats after shutdown: logged {} != written {} + dropped {}",
+                "tapelog stats after shutdown: logged {} != written {} + dumped {dumped} + dropped {}",
                 s.total.logged, s.total.written, s.total.dropped
             );
         }
