@@ -13,9 +13,9 @@ use recorded::{read_back, Rec};
 use tapelog::{FlightRecorder, Window};
 
 /// Records logged at DEBUG.
-const N: u64 = 200_000;
+const N: u64 = 1_000_000;
 /// The DEBUG record the ERROR record follows.
-const ERROR_AT: u64 = 150_000;
+const ERROR_AT: u64 = 750_000;
 /// Records in the byte window before the error.
 const WINDOW: u64 = 1_000;
 /// A `debug!("dbg {}", u64)` record: header and one u64.
