@@ -11,22 +11,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 use tapelog::net::proto;
-use tapelog::wire::header::FileHeader;
 use tapelog::wire::record::Drops;
 
 fn hello(run_id: u64) -> Vec<u8> {
-    proto::encode_hello(&FileHeader {
-        version: tapelog::wire::FORMAT_VERSION,
-        flags: 0,
-        header_len: 0,
-        committed: 0,
-        run_id,
-        seq: 0,
-        pid: 1,
-        created_unix_ns: 0,
-        clock: 1,
-        metadata: vec![("host".into(), "raw".into())],
-    })
+    proto::encode_hello(&raw_header("raw", run_id))
 }
 
 /// Connects and sends a HELLO; the WELCOME's answer.

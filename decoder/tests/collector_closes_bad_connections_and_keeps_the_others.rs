@@ -12,23 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tapelog::net::proto;
-use tapelog::wire::header::FileHeader;
 
 const FORMAT: &str = "steady seq {}";
 
 fn hello(run_id: u64) -> Vec<u8> {
-    proto::encode_hello(&FileHeader {
-        version: tapelog::wire::FORMAT_VERSION,
-        flags: 0,
-        header_len: 0,
-        committed: 0,
-        run_id,
-        seq: 0,
-        pid: 1,
-        created_unix_ns: 0,
-        clock: 1,
-        metadata: vec![("host".into(), "hostile".into())],
-    })
+    proto::encode_hello(&raw_header("hostile", run_id))
 }
 
 /// Connects, sends `bytes`, and returns once the collector closes the connection (what it

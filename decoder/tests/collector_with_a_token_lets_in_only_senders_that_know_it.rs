@@ -19,18 +19,7 @@ const FORMAT: &str = "token seq {}";
 const RECORDS: u64 = 20_000;
 
 fn header(run_id: u64) -> FileHeader {
-    FileHeader {
-        version: tapelog::wire::FORMAT_VERSION,
-        flags: 0,
-        header_len: 0,
-        committed: 0,
-        run_id,
-        seq: 0,
-        pid: 1,
-        created_unix_ns: 0,
-        clock: 1,
-        metadata: vec![("host".into(), "intruder".into())],
-    }
+    raw_header("intruder", run_id)
 }
 
 /// Sends `hello` and returns the collector's answer: `Ok(resume)` or `Err(reason)`.

@@ -167,3 +167,19 @@ pub fn wait_for(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The segment header a hand-made peer claims: source host `host`, run `run_id`.
+pub fn raw_header(host: &str, run_id: u64) -> tapelog::wire::header::FileHeader {
+    tapelog::wire::header::FileHeader {
+        version: tapelog::wire::FORMAT_VERSION,
+        flags: 0,
+        header_len: 0,
+        committed: 0,
+        run_id,
+        seq: 0,
+        pid: 1,
+        created_unix_ns: 0,
+        clock: 1,
+        metadata: vec![("host".into(), host.into())],
+    }
+}
