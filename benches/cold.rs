@@ -28,6 +28,10 @@ use common::{fenced_ticks, pct, spin};
 #[path = "../tests/common/counting_alloc.rs"]
 mod counting_alloc;
 
+#[path = "../tests/common/huge_pages.rs"]
+mod huge_pages;
+use huge_pages::anon_huge;
+
 /// What one timed call cost: ticks, and what the thread counted around it.
 #[derive(Clone, Copy, Default)]
 struct Cost {
@@ -351,15 +355,6 @@ fn fault_in_once(ring: usize, huge: bool) {
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
     println!("{took} {faults} {huge_bytes}");
-}
-
-/// Bytes of this process's anonymous memory backed by transparent huge pages now.
-fn anon_huge() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("AnonHugePages:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb << 10)
 }
 
 /// Nanoseconds with a unit that keeps about three significant digits.

@@ -9,6 +9,17 @@ use common::*;
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 
+/// `tapelog cat --json` of `dir`: the text, and each line parsed.
+fn cat_json(dir: &std::path::Path) -> (String, Vec<serde_json::Value>) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let opts = tapelog_decoder::CatOptions { json: true, ..Default::default() };
+    tapelog_decoder::cat(&[dir.to_path_buf()], &opts, &mut out, &mut err).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let recs = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (text, recs)
+}
+
 /// Installs the bridge once for this process (`log` takes one logger), for either test.
 fn install_bridge() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -37,12 +48,7 @@ fn log_records_from_a_dependency_land_in_the_segments() {
     log::logger().flush();
     drop(guard);
 
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let opts = tapelog_decoder::CatOptions { json: true, ..Default::default() };
-    tapelog_decoder::cat(&[dir.path().to_path_buf()], &opts, &mut out, &mut err).unwrap();
-    let recs: Vec<serde_json::Value> =
-        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (_, recs) = cat_json(dir.path());
     let globset = recs
         .iter()
         .find(|r| r["target"] == "globset" && r["msg"].as_str().unwrap().starts_with("built glob set;"))
@@ -86,12 +92,7 @@ fn log_key_values_arrive_as_typed_fields() {
     log::logger().flush();
     drop(guard);
 
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let opts = tapelog_decoder::CatOptions { json: true, ..Default::default() };
-    tapelog_decoder::cat(&[dir.path().to_path_buf()], &opts, &mut out, &mut err).unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let recs: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (text, recs) = cat_json(dir.path());
     let fills: Vec<_> = recs.iter().filter(|r| r["msg"].as_str().is_some_and(|m| m.starts_with("fill"))).collect();
     assert_eq!(fills.len(), 4, "{text}");
     for (i, r) in fills[..3].iter().enumerate() {

@@ -5,7 +5,11 @@
 //! pages when advised (`Builder::huge_pages`) and none when not.
 
 mod common;
+
+#[path = "common/huge_pages.rs"]
+mod huge_pages;
 use common::*;
+use huge_pages::anon_huge;
 
 use std::sync::{Arc, Barrier};
 
@@ -190,15 +194,6 @@ fn a_thread_refused_a_ring_gets_one_when_an_exited_threads_ring_is_freed() {
     let waiter: Vec<String> = args_of(&events, "waiter logs {}").map(|(_, a)| a[0].clone()).collect();
     assert_eq!(waiter, ["2"], "only the call made with a ring is written");
     assert_eq!(args_of(&events, "holder logs {}").count(), 1);
-}
-
-/// Bytes of this process's anonymous memory backed by transparent huge pages now.
-fn anon_huge() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("AnonHugePages:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb << 10)
 }
 
 /// How much of a new 16 MiB ring the kernel backs with huge pages, with `huge_pages(on)`.
